@@ -1,0 +1,69 @@
+// Duet's one attention API for the hybrid layers: prefix-LM masking with optional sliding window.
+// Raw pointers only (no torch types), so CPU and CUDA implementations share one contract.
+//
+// Shapes (row-major, contiguous in the last dim):
+//   q, out: [B, H, Tq, D]            queries at absolute positions q_start .. q_start + Tq - 1
+//   k, v:   [B, H, kv_capacity, D]   keys at positions 0 .. kv_len - 1 (a prefix of a KV cache)
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace duet::kernels {
+
+// Which keys a query may attend to. Positions are absolute in the sequence layout: the prefix
+// (the condition, padded to prefix_len) comes first, then the target.
+struct AttentionMask {
+  int64_t prefix_len = 0;  // P: positions [0, P) are the prefix, bidirectional among themselves.
+  int64_t window = 0;      // 0: global layer; w > 0: only keys with |q_pos - k_pos| < w.
+};
+
+// The single definition of the mask. `prefix_valid` is the number of real (non-padding) prefix
+// positions of the sequence: prefix keys in [prefix_valid, P) are padding and never visible.
+// Target queries see the valid prefix and target keys up to and including themselves.
+inline bool MaskAllows(const AttentionMask& mask, int64_t prefix_valid, int64_t q_pos,
+                       int64_t k_pos) {
+  const bool visible = k_pos < mask.prefix_len ? k_pos < prefix_valid : k_pos <= q_pos;
+  if (!visible) return false;
+  if (mask.window <= 0) return true;
+  const int64_t distance = q_pos > k_pos ? q_pos - k_pos : k_pos - q_pos;
+  return distance < mask.window;
+}
+
+enum class ElementType { kF32, kF16, kBF16 };
+
+struct AttentionArgs {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* out = nullptr;
+  ElementType dtype = ElementType::kF32;
+  int64_t batch = 0;
+  int64_t heads = 0;
+  int64_t q_len = 0;        // Tq
+  int64_t kv_len = 0;       // keys in use; must be >= q_start + q_len
+  int64_t kv_capacity = 0;  // row stride of k and v in tokens (>= kv_len); 0 means kv_len
+  int64_t head_dim = 0;     // D
+  int64_t q_start = 0;      // absolute position of query row 0
+  const int32_t* prefix_valid = nullptr;  // [B] real prefix lengths; nullptr: all P are real
+  AttentionMask mask;
+  float scale = 0.f;  // softmax scale, usually 1 / sqrt(D)
+};
+
+// Checks shapes and values; InvalidArgument names the field and the limit.
+absl::Status ValidateAttentionArgs(const AttentionArgs& args);
+
+// Plain reference: one query row at a time, scores for all kv_len keys, float64 accumulation not
+// used (same precision as the inputs, float32 only). Rows with no visible key are written as zeros.
+// Thread-safe; uses only the calling thread.
+absl::Status AttentionReference(const AttentionArgs& args);
+
+// Prefill over a whole sequence (q_start == 0, q_len == kv_len) on CPU, float32.
+// Dispatches to the fastest CPU implementation available.
+absl::Status AttentionPrefill(const AttentionArgs& args);
+
+// Decode: a few new queries (q_start == kv_len - q_len) against a KV cache, CPU float32.
+absl::Status AttentionDecode(const AttentionArgs& args);
+
+}  // namespace duet::kernels
