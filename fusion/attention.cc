@@ -1,0 +1,71 @@
+// Implementation of fusion/attention.h: picks the kernel path or the torch path.
+#include "fusion/attention.h"
+
+#include <cmath>
+
+namespace duet::fusion {
+
+torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
+                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask) {
+  const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(prefix_valid.device());
+  const torch::Tensor q_pos = torch::arange(q_start, q_start + q_len, opts).view({1, 1, -1, 1});
+  const torch::Tensor k_pos = torch::arange(kv_len, opts).view({1, 1, 1, -1});
+  const torch::Tensor valid = prefix_valid.to(torch::kInt64).view({-1, 1, 1, 1});
+  torch::Tensor visible =
+      torch::where(k_pos < mask.prefix_len, k_pos < valid, k_pos <= q_pos);  // [B, 1, Tq, Tk]
+  if (mask.window > 0) visible = visible & ((q_pos - k_pos).abs() < mask.window);
+  return visible;
+}
+
+torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
+                          const kernels::AttentionMask& mask) {
+  const torch::Tensor keys = k.narrow(2, 0, kv_len);
+  const torch::Tensor values = v.narrow(2, 0, kv_len);
+  const torch::Tensor visible = BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  torch::Tensor scores = torch::matmul(q, keys.transpose(-2, -1)) * scale;  // [B, H, Tq, Tk]
+  scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
+  // A row with no visible key would be NaN after softmax; it is defined as zero.
+  const torch::Tensor any_visible = visible.any(-1, /*keepdim=*/true);  // [B, 1, Tq, 1]
+  scores = scores.masked_fill(any_visible.logical_not(), 0.0);
+  const torch::Tensor probs = torch::softmax(scores, -1) * any_visible;
+  return torch::matmul(probs, values);  // [B, H, Tq, Dh]
+}
+
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
+                     const kernels::AttentionMask& mask) {
+  const bool needs_grad =
+      torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
+  if (needs_grad || !cpu_f32) return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask);
+
+  const torch::Tensor qc = q.contiguous();
+  const torch::Tensor kc = k.contiguous();
+  const torch::Tensor vc = v.contiguous();
+  const torch::Tensor valid = prefix_valid.to(torch::kInt32).contiguous();
+  torch::Tensor out = torch::empty_like(qc);
+  kernels::AttentionArgs args;
+  args.q = qc.data_ptr<float>();
+  args.k = kc.data_ptr<float>();
+  args.v = vc.data_ptr<float>();
+  args.out = out.data_ptr<float>();
+  args.batch = q.size(0);
+  args.heads = q.size(1);
+  args.q_len = q.size(2);
+  args.head_dim = q.size(3);
+  args.kv_len = kv_len;
+  args.kv_capacity = k.size(2);
+  args.q_start = q_start;
+  args.prefix_valid = valid.data_ptr<int32_t>();
+  args.mask = mask;
+  args.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(args.head_dim)));
+  const absl::Status status = q_start == 0 && args.q_len == kv_len
+                                  ? kernels::AttentionPrefill(args)
+                                  : kernels::AttentionDecode(args);
+  TORCH_CHECK(status.ok(), "attention kernel failed: ", status.ToString());
+  return out;
+}
+
+}  // namespace duet::fusion

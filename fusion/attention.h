@@ -1,0 +1,29 @@
+// The transformer's attention entry point: one function, two paths with the same mask.
+// Inference goes through kernels/ (fused CPU kernel); training uses differentiable torch ops.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "kernels/attention.h"
+
+namespace duet::fusion {
+
+// Attends queries at absolute positions [q_start, q_start + Tq) to the first kv_len keys.
+//   q: [B, H, Tq, Dh]   k, v: [B, H, capacity >= kv_len, Dh]   prefix_valid: [B] int32
+// Returns [B, H, Tq, Dh]. Mask semantics: kernels::MaskAllows. Rows with no visible key are zero.
+// Uses kernels/ when no gradient is needed and the tensors are float32 on CPU; otherwise the
+// torch path (AttendTorch). Throws c10::Error on kernel failure (caught at the library boundary).
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
+                     const kernels::AttentionMask& mask);
+
+// The differentiable path: materialises the [B, 1, Tq, kv_len] mask with torch ops.
+torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
+                          const kernels::AttentionMask& mask);
+
+// The boolean mask [B, 1, Tq, kv_len] (true = visible), the torch twin of kernels::MaskAllows.
+torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
+                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask);
+
+}  // namespace duet::fusion
