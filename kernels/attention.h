@@ -9,27 +9,9 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "kernels/attention_mask.h"  // AttentionMask, MaskAllows (the single mask rule)
 
 namespace duet::kernels {
-
-// Which keys a query may attend to. Positions are absolute in the sequence layout: the prefix
-// (the condition, padded to prefix_len) comes first, then the target.
-struct AttentionMask {
-  int64_t prefix_len = 0;  // P: positions [0, P) are the prefix, bidirectional among themselves.
-  int64_t window = 0;      // 0: global layer; w > 0: only keys with |q_pos - k_pos| < w.
-};
-
-// The single definition of the mask. `prefix_valid` is the number of real (non-padding) prefix
-// positions of the sequence: prefix keys in [prefix_valid, P) are padding and never visible.
-// Target queries see the valid prefix and target keys up to and including themselves.
-inline bool MaskAllows(const AttentionMask& mask, int64_t prefix_valid, int64_t q_pos,
-                       int64_t k_pos) {
-  const bool visible = k_pos < mask.prefix_len ? k_pos < prefix_valid : k_pos <= q_pos;
-  if (!visible) return false;
-  if (mask.window <= 0) return true;
-  const int64_t distance = q_pos > k_pos ? q_pos - k_pos : k_pos - q_pos;
-  return distance < mask.window;
-}
 
 enum class ElementType { kF32, kF16, kBF16 };
 

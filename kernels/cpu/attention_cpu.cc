@@ -1,8 +1,131 @@
-// CPU attention used by fusion. Until the tiled kernel lands, it is the reference.
+// The fused CPU attention: splits the call into query tiles and runs each on the thread pool.
+// The tile math is in attention_cpu_tile.h, compiled here for AVX2+FMA and for the baseline ISA.
 #include "kernels/cpu/attention_cpu.h"
 
-namespace duet::kernels {
+#include <algorithm>
+#include <cmath>
+#include <vector>
 
-absl::Status AttentionCpu(const AttentionArgs& args) { return AttentionReference(args); }
+#include "kernels/cpu/attention_cpu_tile.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace duet::kernels {
+namespace {
+
+using cpu_tile::AttendQueryTile;
+using cpu_tile::kBlockQ;
+using cpu_tile::QueryTile;
+using TileFn = void (*)(const QueryTile&, float* scratch);
+
+// Below this many multiply-adds (about 0.1 ms of work) a call stays on the calling thread: waking
+// the pool would cost more than it saves.
+constexpr double kMinParallelMacs = 1 << 20;
+constexpr float kLog2e = 1.44269504088896341f;  // softmax runs in base 2: e^x = 2^(x log2 e)
+
+// `flatten` inlines the whole tile body so every loop is compiled for the function's ISA.
+template <int kD>
+__attribute__((flatten)) void AttendBaseline(const QueryTile& t, float* scratch) {
+  AttendQueryTile<kD>(t, scratch);
+}
+
+#if defined(__x86_64__)
+template <int kD>
+__attribute__((target("avx2,fma"), flatten)) void AttendAvx2(const QueryTile& t, float* scratch) {
+  AttendQueryTile<kD>(t, scratch);
+}
+
+bool HasAvx2Fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+template <int kD>
+TileFn SelectForDim() {
+#if defined(__x86_64__)
+  if (HasAvx2Fma()) return &AttendAvx2<kD>;
+#endif
+  return &AttendBaseline<kD>;
+}
+
+// Fast paths for the model's head dims; any other D runs the generic (runtime D) version.
+TileFn SelectTileFn(int64_t head_dim) {
+  switch (head_dim) {
+    case 64:
+      return SelectForDim<64>();
+    case 128:
+      return SelectForDim<128>();
+    default:
+      return SelectForDim<0>();
+  }
+}
+
+float* ThreadScratch(int64_t floats) {
+  thread_local std::vector<float> scratch;
+  if (static_cast<int64_t>(scratch.size()) < floats) scratch.resize(floats);
+  return scratch.data();
+}
+
+int64_t NumQueryTiles(const AttentionArgs& args) { return (args.q_len + kBlockQ - 1) / kBlockQ; }
+
+// Upper bound on the multiply-adds of a call, to decide whether threads pay off.
+double EstimatedMacs(const AttentionArgs& args) {
+  const int64_t keys_per_query =
+      args.mask.window > 0 ? std::min(args.kv_len, 2 * args.mask.window) : args.kv_len;
+  return 2.0 * args.batch * args.heads * args.q_len * keys_per_query * args.head_dim;
+}
+
+// Task i -> (b, h, query tile). Ranks run from the last query tile to the first: with causal
+// masks later tiles see more keys, so the longest tasks are claimed first.
+QueryTile MakeTile(const AttentionArgs& args, int64_t task) {
+  const int64_t slices = args.batch * args.heads;
+  const int64_t bh = task % slices;
+  const int64_t tile_index = NumQueryTiles(args) - 1 - task / slices;
+  const int64_t d_len = args.head_dim;
+  const int64_t capacity = args.kv_capacity ? args.kv_capacity : args.kv_len;
+  const int64_t row0 = tile_index * kBlockQ;
+  const int64_t b = bh / args.heads;
+  QueryTile t;
+  t.q = static_cast<const float*>(args.q) + (bh * args.q_len + row0) * d_len;
+  t.k = static_cast<const float*>(args.k) + bh * capacity * d_len;
+  t.v = static_cast<const float*>(args.v) + bh * capacity * d_len;
+  t.out = static_cast<float*>(args.out) + (bh * args.q_len + row0) * d_len;
+  t.rows = std::min(kBlockQ, args.q_len - row0);
+  t.q_pos = args.q_start + row0;
+  t.kv_len = args.kv_len;
+  t.head_dim = d_len;
+  t.prefix_valid = args.prefix_valid ? args.prefix_valid[b] : args.mask.prefix_len;
+  t.mask = args.mask;
+  t.scale_log2 = args.scale * kLog2e;
+  return t;
+}
+
+}  // namespace
+
+absl::Status AttentionCpu(const AttentionArgs& args) {
+  if (absl::Status s = ValidateAttentionArgs(args); !s.ok()) return s;
+  if (args.dtype != ElementType::kF32) {
+    return absl::InvalidArgumentError("CPU attention supports float32 only");
+  }
+  const TileFn attend = SelectTileFn(args.head_dim);
+  const int64_t scratch_floats = cpu_tile::ScratchFloats(args.head_dim);
+  const int64_t tasks = args.batch * args.heads * NumQueryTiles(args);
+  auto run_task = [&](int64_t task) {
+    attend(MakeTile(args, task), ThreadScratch(scratch_floats));
+  };
+  if (EstimatedMacs(args) < kMinParallelMacs) {
+    for (int64_t task = 0; task < tasks; ++task) run_task(task);
+  } else {
+    ParallelFor(tasks, run_task);
+  }
+  return absl::OkStatus();
+}
+
+int64_t AttentionCpuScratchBytes(const AttentionArgs& args) {
+  const int64_t tasks = args.batch * args.heads * NumQueryTiles(args);
+  const int64_t threads =
+      EstimatedMacs(args) < kMinParallelMacs ? 1 : std::min<int64_t>(CpuKernelThreads(), tasks);
+  return threads * cpu_tile::ScratchFloats(args.head_dim) * static_cast<int64_t>(sizeof(float));
+}
 
 }  // namespace duet::kernels

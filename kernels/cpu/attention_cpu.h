@@ -1,11 +1,21 @@
 // The fused CPU attention kernel behind AttentionPrefill/AttentionDecode on CPU.
+// Tiled over query and key blocks with online softmax; never materialises the T x T scores.
 #pragma once
+
+#include <cstdint>
 
 #include "kernels/attention.h"
 
 namespace duet::kernels {
 
-// Float32 attention over args (validated here). Same contract as AttentionReference.
+// Float32 attention over args (validated here). Same contract as AttentionReference: any q_start,
+// kv_capacity >= kv_len, rows with no visible key written as zeros, every output element written.
+// Splits batch x heads x query tiles over the process-wide pool (kernels/cpu/thread_pool.h; size
+// from DUET_NUM_THREADS) and runs small problems on the calling thread. Thread-safe.
 absl::Status AttentionCpu(const AttentionArgs& args);
+
+// Bytes of scratch AttentionCpu uses for args: one tile buffer per participating thread (kept
+// thread-local between calls). The reference, for comparison, uses kv_len floats.
+int64_t AttentionCpuScratchBytes(const AttentionArgs& args);
 
 }  // namespace duet::kernels
