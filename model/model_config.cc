@@ -1,0 +1,83 @@
+// JSON conversion and cross-component validation of ModelConfig.
+#include "model/model_config.h"
+
+#include "common/file.h"
+
+namespace duet::model {
+namespace {
+
+Status Agree(const char* a, int64_t va, const char* b, int64_t vb) {
+  if (va == vb) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(a, " (", va, ") must equal ", b, " (", vb, ")"));
+}
+
+}  // namespace
+
+void ModelConfig::Derive() {
+  transformer.text_vocab = text_encoder.vocab_size;
+  transformer.text_dim = text_encoder.d_model;
+  transformer.text_prefix_len = text_encoder.max_len;
+  transformer.image_grid = image_tokenizer.grid();
+  transformer.image_codebook = image_tokenizer.codebook_size();
+}
+
+nlohmann::json ModelConfig::ToJson() const {
+  return {{"name", name},
+          {"text_encoder", text_encoder.ToJson()},
+          {"image_tokenizer", image_tokenizer.ToJson()},
+          {"transformer", transformer.ToJson()}};
+}
+
+StatusOr<ModelConfig> ModelConfig::FromJson(const nlohmann::json& json) {
+  if (!json.is_object()) return absl::InvalidArgumentError("model config must be a JSON object");
+  ModelConfig c;
+  if (const auto it = json.find("name"); it != json.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("name must be a string");
+    c.name = it->get<std::string>();
+  }
+  const nlohmann::json empty = nlohmann::json::object();
+  auto section = [&](const char* key) { return json.contains(key) ? json.at(key) : empty; };
+  DUET_ASSIGN_OR_RETURN(c.text_encoder, language::TextEncoderConfig::FromJson(section("text_encoder")));
+  DUET_ASSIGN_OR_RETURN(c.image_tokenizer,
+                        vision::ImageTokenizerConfig::FromJson(section("image_tokenizer")));
+  if (json.contains("transformer")) {
+    DUET_ASSIGN_OR_RETURN(c.transformer, fusion::TransformerConfig::FromJson(json["transformer"]));
+  } else {
+    c.Derive();
+  }
+  DUET_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+Status ModelConfig::Validate() const {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError("name must have 1 to 128 characters");
+  }
+  DUET_RETURN_IF_ERROR(text_encoder.Validate());
+  DUET_RETURN_IF_ERROR(image_tokenizer.Validate());
+  DUET_RETURN_IF_ERROR(transformer.Validate());
+  DUET_RETURN_IF_ERROR(Agree("transformer.text_vocab", transformer.text_vocab,
+                             "text_encoder.vocab_size", text_encoder.vocab_size));
+  DUET_RETURN_IF_ERROR(Agree("transformer.text_dim", transformer.text_dim,
+                             "text_encoder.d_model", text_encoder.d_model));
+  DUET_RETURN_IF_ERROR(Agree("transformer.text_prefix_len", transformer.text_prefix_len,
+                             "text_encoder.max_len", text_encoder.max_len));
+  DUET_RETURN_IF_ERROR(Agree("transformer.image_grid", transformer.image_grid,
+                             "image_tokenizer grid", image_tokenizer.grid()));
+  DUET_RETURN_IF_ERROR(Agree("transformer.image_codebook", transformer.image_codebook,
+                             "image_tokenizer codebook", image_tokenizer.codebook_size()));
+  return absl::OkStatus();
+}
+
+StatusOr<ModelConfig> ReadModelConfig(const std::string& dir) {
+  DUET_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(dir + "/" + kConfigFile));
+  StatusOr<ModelConfig> config = ModelConfig::FromJson(json);
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, "/", kConfigFile, ": ",
+                                                   config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace duet::model

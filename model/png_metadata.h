@@ -1,0 +1,21 @@
+// The text chunks every generated PNG carries: what made it (prompt, seed, sampling, model) and
+// the IPTC marker that says it is AI generated.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fusion/sampler.h"
+
+namespace duet::model {
+
+using PngText = std::vector<std::pair<std::string, std::string>>;
+
+// Keys: "prompt", "seed", "temperature", "top_k", "top_p", "guidance_scale", "model", "score"
+// (when has_score), "parameters" (all of it on one line), and "XML:com.adobe.xmp".
+PngText DraftMetadata(const std::string& prompt, uint64_t seed,
+                      const fusion::SamplingParams& sampling, const std::string& model_name,
+                      bool has_score, double score);
+
+}  // namespace duet::model

@@ -1,0 +1,126 @@
+// The duet CLI as a user runs it: real processes, real files, exit codes and messages.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/file.h"
+#include "gtest/gtest.h"
+#include "tests/model/tiny_duet.h"
+#include "vision/image_io.h"
+
+namespace duet::tools {
+namespace {
+
+using model::testing::TempDir;
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+Result RunCli(const std::string& args) {
+  const std::string command = std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    model::testing::WriteTinyModel(dir_->path() + "/model");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string ModelDir() { return dir_->path() + "/model"; }
+  static TempDir* dir_;
+};
+TempDir* CliTest::dir_ = nullptr;
+
+TEST_F(CliTest, EveryCommandHasHelp) {
+  for (const char* command : {"generate", "caption", "init-model"}) {
+    const Result r = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_NE(r.output.find("Usage: duet " + std::string(command)), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(RunCli("--help").exit_code, 0);
+  const Result unknown = RunCli("paint");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("unknown command \"paint\""), std::string::npos);
+}
+
+TEST_F(CliTest, InitModelWritesALoadableDirectory) {
+  TempDir out;
+  const std::string config = out.path() + "/config.json";
+  ASSERT_TRUE(WriteJsonFile(config, model::testing::TinyModelConfig().ToJson()).ok());
+  const Result r = RunCli("init-model --config " + config + " -o " + out.path() + "/m --seed 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* file : {"config.json", "tokenizer.model", "model.safetensors"}) {
+    EXPECT_TRUE(std::filesystem::exists(out.path() + "/m/" + file)) << file;
+  }
+  EXPECT_TRUE(model::DuetModel::Load(out.path() + "/m").ok());
+}
+
+TEST_F(CliTest, GenerateWritesDraftsWithMetadata) {
+  TempDir out;
+  const Result r = RunCli("generate --model " + ModelDir() + " -n 3 --seed 40 -o " + out.path() +
+                       " \"a pumpkin-shaped hat\"");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = out.path() + "/draft_00" + std::to_string(i) + "_seed_" +
+                             std::to_string(40 + i) + ".png";
+    auto png = ReadFile(path);
+    ASSERT_TRUE(png.ok()) << path << "\n" << r.output;
+    auto text = vision::ReadPngText(*png);
+    ASSERT_TRUE(text.ok());
+    std::map<std::string, std::string> keys(text->begin(), text->end());
+    EXPECT_EQ(keys["prompt"], "a pumpkin-shaped hat");
+    EXPECT_EQ(keys["seed"], std::to_string(40 + i));
+    EXPECT_EQ(keys["model"], "duet-test-tiny");
+  }
+}
+
+TEST_F(CliTest, CaptionPrintsOneLinePerImageAndReportsBadFiles) {
+  TempDir out;
+  ASSERT_EQ(RunCli("generate --model " + ModelDir() + " -n 2 -o " + out.path() + " hat").exit_code, 0);
+  const std::string good = out.path() + "/draft_000_seed_0.png";
+  const std::string bad = out.path() + "/not_an_image.png";
+  ASSERT_TRUE(WriteFileAtomic(bad, "GIF89a not really").ok());
+  const Result r = RunCli("caption --model " + ModelDir() + " " + good + " " + bad + " " +
+                       out.path() + "/draft_001_seed_1.png");
+  EXPECT_EQ(r.exit_code, 1);  // One file failed; the others were still captioned.
+  EXPECT_NE(r.output.find(good + "\t"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("draft_001_seed_1.png\t"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not_an_image.png: image 0: image is not PNG or JPEG"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(CliTest, BadArgumentsAreNamed) {
+  const std::string model = " --model " + ModelDir();
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"generate" + model + " -n 0 hat", "--count must be in [1, 256], got 0"},
+      {"generate" + model + " --top-p 1.5 hat", "--top-p must be in"},
+      {"generate" + model + " --temperature nan hat", "--temperature must be a number"},
+      {"generate" + model + " --seed -3 hat", "--seed must be an integer"},
+      {"generate" + model + " --frobnicate hat", "unknown flag --frobnicate"},
+      {"generate" + model, "expected exactly one prompt"},
+      {"generate --model /nonexistent hat", "/nonexistent/config.json"},
+      {"caption" + model, "expected image files"},
+      {"init-model -o x", "--config is required"},
+  };
+  for (const Case& c : cases) {
+    const Result r = RunCli(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace duet::tools
