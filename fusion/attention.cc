@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "kernels/cuda/attention_cuda.h"
+
 namespace duet::fusion {
 
 torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
@@ -33,24 +35,21 @@ torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const 
   return torch::matmul(probs, values);  // [B, H, Tq, Dh]
 }
 
-torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
-                     const kernels::AttentionMask& mask) {
-  const bool needs_grad =
-      torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
-  if (needs_grad || !cpu_f32) return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask);
+namespace {
 
-  const torch::Tensor qc = q.contiguous();
-  const torch::Tensor kc = k.contiguous();
-  const torch::Tensor vc = v.contiguous();
-  const torch::Tensor valid = prefix_valid.to(torch::kInt32).contiguous();
-  torch::Tensor out = torch::empty_like(qc);
+// The kernel arguments for contiguous q, k, v and out of any supported dtype.
+kernels::AttentionArgs MakeArgs(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, torch::Tensor& out, int64_t kv_len,
+                                int64_t q_start, const torch::Tensor& valid,
+                                const kernels::AttentionMask& mask) {
   kernels::AttentionArgs args;
-  args.q = qc.data_ptr<float>();
-  args.k = kc.data_ptr<float>();
-  args.v = vc.data_ptr<float>();
-  args.out = out.data_ptr<float>();
+  args.q = q.data_ptr();
+  args.k = k.data_ptr();
+  args.v = v.data_ptr();
+  args.out = out.data_ptr();
+  args.dtype = q.scalar_type() == torch::kFloat16    ? kernels::ElementType::kF16
+               : q.scalar_type() == torch::kBFloat16 ? kernels::ElementType::kBF16
+                                                     : kernels::ElementType::kF32;
   args.batch = q.size(0);
   args.heads = q.size(1);
   args.q_len = q.size(2);
@@ -61,9 +60,40 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   args.prefix_valid = valid.data_ptr<int32_t>();
   args.mask = mask;
   args.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(args.head_dim)));
-  const absl::Status status = q_start == 0 && args.q_len == kv_len
-                                  ? kernels::AttentionPrefill(args)
-                                  : kernels::AttentionDecode(args);
+  return args;
+}
+
+// GPU-node path: fp16/bf16 CUDA tensors with head dim 64 or 128 go to the fused CUDA kernels.
+bool CudaKernelApplies(const torch::Tensor& q) {
+  const bool half = q.scalar_type() == torch::kFloat16 || q.scalar_type() == torch::kBFloat16;
+  return q.is_cuda() && half && (q.size(3) == 64 || q.size(3) == 128) &&
+         kernels::CudaAttentionAvailable();
+}
+
+}  // namespace
+
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
+                     const kernels::AttentionMask& mask) {
+  const bool needs_grad =
+      torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
+  const bool cuda = !needs_grad && CudaKernelApplies(q);
+  if (needs_grad || !(cpu_f32 || cuda)) {
+    return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask);
+  }
+  const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  const torch::Tensor valid = prefix_valid.to(q.device(), torch::kInt32).contiguous();
+  torch::Tensor out = torch::empty_like(qc);
+  const kernels::AttentionArgs args = MakeArgs(qc, kc, vc, out, kv_len, q_start, valid, mask);
+  const bool prefill = q_start == 0 && args.q_len == kv_len;
+  absl::Status status;
+  if (cuda) {  // The legacy default stream, which orders with LibTorch's default stream.
+    status = prefill ? kernels::AttentionCudaPrefill(args, nullptr)
+                     : kernels::AttentionCudaDecode(args, nullptr);
+  } else {
+    status = prefill ? kernels::AttentionPrefill(args) : kernels::AttentionDecode(args);
+  }
   TORCH_CHECK(status.ok(), "attention kernel failed: ", status.ToString());
   return out;
 }
