@@ -3,9 +3,31 @@
 #include <cstring>
 #include <string>
 
+#include "tools/client/client.h"
 #include "tools/commands.h"
+#include "training/commands.h"
 
 namespace {
+
+// generate and caption run in process with --model, or through a gateway with --server.
+bool HasServerFlag(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--server") == 0 || std::strncmp(argv[i], "--server=", 9) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int Generate(int argc, char** argv) {
+  return HasServerFlag(argc, argv) ? duet::client::RunRemoteGenerate(argc, argv)
+                                   : duet::tools::RunGenerate(argc, argv);
+}
+
+int Caption(int argc, char** argv) {
+  return HasServerFlag(argc, argv) ? duet::client::RunRemoteCaption(argc, argv)
+                                   : duet::tools::RunCaption(argc, argv);
+}
 
 struct Command {
   const char* name;
@@ -14,8 +36,12 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"generate", duet::tools::RunGenerate, "generate image drafts for a prompt"},
-    {"caption", duet::tools::RunCaption, "caption images"},
+    {"generate", Generate, "generate image drafts (--model DIR in process, --server ADDR remote)"},
+    {"caption", Caption, "caption images (--model DIR in process, --server ADDR remote)"},
+    {"up", duet::client::RunUp, "start the four servers on loopback for a model"},
+    {"data", duet::training::RunData, "build training shards (duet data emoji --sources DIR -o DIR)"},
+    {"train", duet::training::RunTrain, "train the tokenizer, image tokenizer and joint model"},
+    {"eval", duet::training::RunEval, "evaluate a model on a dataset (JSON + markdown report)"},
     {"init-model", duet::tools::RunInitModel, "write a randomly initialised model directory"},
 };
 

@@ -1,0 +1,104 @@
+// Implementation of services/common/server_runner.h.
+#include "services/common/server_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "common/log.h"
+
+namespace duet::services {
+namespace {
+
+constexpr int kReconnectBackoffMinMs = 100;
+constexpr int kReconnectBackoffMaxMs = 1000;
+
+std::string ConnectAddress(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "localhost") {
+    host = "127.0.0.1";
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<ServerRunner> runner(new ServerRunner());
+  runner->server_ = builder.BuildAndStart();
+  if (runner->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  runner->port_ = port;
+  runner->address_ = ConnectAddress(options.listen, port);
+  runner->server_->GetHealthCheckService()->SetServingStatus(true);
+  return runner;
+}
+
+ServerRunner::~ServerRunner() { Shutdown(std::chrono::milliseconds(0)); }
+
+void ServerRunner::Shutdown(std::chrono::milliseconds drain) {
+  std::call_once(shutdown_once_, [&] {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    server_->Shutdown(std::chrono::system_clock::now() + drain);
+    server_->Wait();
+  });
+}
+
+void ServerRunner::Wait() { server_->Wait(); }
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
+                     const std::function<void()>& before_drain) {
+  sigset_t set = TerminationSignals();
+  int signal = 0;
+  sigwait(&set, &signal);
+  DUET_LOG(INFO) << "received " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
+                 << ", draining for up to " << drain.count() << " ms";
+  if (before_drain) before_drain();
+  runner.Shutdown(drain);
+  DUET_LOG(INFO) << "drained, exiting";
+  return 0;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_message_bytes) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  args.SetLoadBalancingPolicyName("round_robin");
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMaxMs);
+  std::string resolved = target;
+  if (target.find(',') != std::string::npos && target.find(':') != std::string::npos &&
+      target.find("://") == std::string::npos && target.rfind("ipv", 0) != 0) {
+    resolved = "ipv4:" + target;
+  }
+  return grpc::CreateCustomChannel(resolved, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace duet::services

@@ -1,0 +1,67 @@
+// Runs one gRPC server the way every Duet server runs: callback services, grpc.health.v1 and
+// reflection, explicit message size limits, and SIGTERM/SIGINT draining (ARCHITECTURE section 3).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/status.h"
+
+namespace duet::services {
+
+inline constexpr int kDefaultMaxMessageBytes = 64 << 20;  // 64 MiB, both directions
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";               // host:port; port 0 picks a free one
+  int max_message_bytes = kDefaultMaxMessageBytes;  // larger messages: RESOURCE_EXHAUSTED
+  std::chrono::milliseconds drain{30000};           // SIGTERM: longest wait for in-flight calls
+};
+
+// Thread-safe: Shutdown and Wait may be called from any thread.
+class ServerRunner {
+ public:
+  // Builds and starts a server with `services` (not owned; they must outlive the runner), health
+  // set to SERVING and reflection on. Unavailable when the address cannot be bound.
+  static StatusOr<std::unique_ptr<ServerRunner>> Start(const ServerOptions& options,
+                                                       const std::vector<grpc::Service*>& services);
+  ~ServerRunner();  // Shutdown(0) if still running
+
+  int port() const { return port_; }
+  // "127.0.0.1:<port>" when listening on a wildcard or loopback host, else the listen host.
+  const std::string& address() const { return address_; }
+  grpc::Server* server() { return server_.get(); }
+
+  // Health goes NOT_SERVING, new calls are refused, in-flight calls get up to `drain` to finish
+  // and are cancelled after it. Returns when every call has finished. Idempotent.
+  void Shutdown(std::chrono::milliseconds drain);
+  void Wait();
+
+ private:
+  ServerRunner() = default;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  std::once_flag shutdown_once_;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later. Call first
+// thing in main(), before gRPC or LibTorch start threads, then use ServeUntilSignal.
+void BlockTerminationSignals();
+
+// Waits for SIGTERM or SIGINT, logs it, runs `before_drain` (may be null), drains the server with
+// options.drain and returns 0, the process exit code.
+int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
+                     const std::function<void()>& before_drain = nullptr);
+
+// A client channel with explicit message limits, round_robin over every address the target
+// resolves to, and a short reconnect backoff so a restarted backend is found again quickly.
+// "a:1,b:2" (several replicas without a scheme) becomes "ipv4:a:1,b:2".
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           int max_message_bytes = kDefaultMaxMessageBytes);
+
+}  // namespace duet::services

@@ -1,0 +1,58 @@
+// Implementation of services/common/work_queue.h.
+#include "services/common/work_queue.h"
+
+#include "services/common/status_convert.h"
+
+namespace duet::services {
+namespace {
+constexpr int kRetryAfterMs = 200;  // hint sent with RESOURCE_EXHAUSTED
+}  // namespace
+
+WorkQueue::WorkQueue(std::string name, int threads, size_t capacity)
+    : name_(std::move(name)), capacity_(capacity) {
+  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+WorkQueue::~WorkQueue() { Shutdown(); }
+
+Status WorkQueue::Submit(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return absl::UnavailableError(name_ + " is shutting down");
+  if (tasks_.size() >= capacity_) return QueueFullError(name_, capacity_, kRetryAfterMs);
+  tasks_.push_back(std::move(task));
+  cv_.notify_one();
+  return absl::OkStatus();
+}
+
+void WorkQueue::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+size_t WorkQueue::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tasks_.size();
+}
+
+void WorkQueue::WorkerLoop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping, and nothing left to run
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace duet::services

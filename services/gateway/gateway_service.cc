@@ -1,0 +1,60 @@
+// Implementation of services/gateway/gateway_service.h (CaptionStream is in caption_stream.cc).
+#include "services/gateway/gateway_service.h"
+
+#include "services/common/stream_writer.h"
+#include "services/common/unary.h"
+#include "services/gateway/caption_stream.h"
+
+namespace duet::services {
+
+grpc::ServerWriteReactor<v1::GenerateImagesResponse>* GatewayService::GenerateImages(
+    grpc::CallbackServerContext* context, const v1::GenerateImagesRequest* request) {
+  using Response = v1::GenerateImagesResponse;
+  auto* writer = new StreamWriter<Response>();
+  if (Status valid = orchestrator_->ValidateGenerate(*request); !valid.ok()) {
+    writer->Close(ToGrpcStatus(valid));
+    return writer;
+  }
+  const Status submitted = queue_->Submit([this, context, request, writer] {
+    const auto progress = [writer](int64_t done, int64_t total) {
+      Response message;
+      message.mutable_progress()->set_done(done);
+      message.mutable_progress()->set_total(total);
+      writer->Write(std::move(message), /*replaceable=*/true);
+    };
+    const auto draft = [writer](v1::Draft draft) {
+      Response message;
+      *message.mutable_draft() = std::move(draft);
+      writer->Write(std::move(message), /*replaceable=*/false);
+    };
+    writer->Close(ToGrpcStatus(orchestrator_->GenerateImages(context, *request, progress, draft)));
+  });
+  if (!submitted.ok()) writer->Close(ToGrpcStatus(submitted));
+  return writer;
+}
+
+grpc::ServerUnaryReactor* GatewayService::Caption(grpc::CallbackServerContext* context,
+                                                  const v1::CaptionRequest* request,
+                                                  v1::CaptionResponse* response) {
+  if (request->image().empty()) {
+    return FinishNow(context, absl::InvalidArgumentError("image must not be empty"));
+  }
+  return RunUnary(context, *queue_, [this, context, request, response]() -> Status {
+    DUET_ASSIGN_OR_RETURN(*response, orchestrator_->Caption(context, request->image()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerBidiReactor<v1::CaptionStreamRequest, v1::CaptionStreamResponse>*
+GatewayService::CaptionStream(grpc::CallbackServerContext* context) {
+  return new CaptionStreamReactor(context, orchestrator_, queue_, kCaptionStreamWindow);
+}
+
+grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                       const v1::GetModelInfoRequest*,
+                                                       v1::ModelInfo* response) {
+  orchestrator_->FillModelInfo(response);
+  return FinishNow(context, absl::OkStatus());
+}
+
+}  // namespace duet::services

@@ -1,0 +1,46 @@
+// duet-gateway: serves duet.v1.Duet, the public API, over the three backend services.
+// Flags, load the model config, build the service, serve until SIGTERM.
+#include <memory>
+
+#include "model/model_config.h"
+#include "services/common/server_main.h"
+#include "services/gateway/gateway_service.h"
+#include "services/gateway/orchestrator.h"
+
+namespace {
+constexpr char kProgram[] = "duet-gateway";
+}
+
+int main(int argc, char** argv) {
+  using namespace duet;
+  using namespace duet::services;
+  BlockTerminationSignals();
+  const auto specs = CommonServerFlags(
+      "127.0.0.1:50050",
+      {{"text_encoder", {"127.0.0.1:50051", "TextEncoder target; a:1,b:2 or dns:/// for replicas"}},
+       {"image_codec", {"127.0.0.1:50052", "ImageCodec target"}},
+       {"transformer", {"127.0.0.1:50053", "MultimodalTransformer target"}},
+       {"workers", {"64", "threads running requests against the backends (1..1024)"}},
+       {"max_queue", {"1024", "requests waiting for a worker (1..100000)"}}});
+  ServerFlags flags;
+  ServerOptions options;
+  if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
+    return code;
+  }
+  StatusOr<int64_t> workers = flags.GetInt("workers", 1, 1024);
+  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  if (!workers.ok()) return FailMain(kProgram, workers.status());
+  if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
+
+  // The gateway needs only the model's config: names and limits.
+  StatusOr<model::ModelConfig> config = model::ReadModelConfig(flags.Get("model"));
+  if (!config.ok()) return FailMain(kProgram, config.status());
+  const BackendAddresses backends{flags.Get("text_encoder"), flags.Get("image_codec"),
+                                  flags.Get("transformer")};
+  Orchestrator orchestrator(*config, backends, options.max_message_bytes);
+  WorkQueue queue("gateway", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
+  GatewayService service(&orchestrator, &queue);
+  auto runner = ServerRunner::Start(options, {&service});
+  if (!runner.ok()) return FailMain(kProgram, runner.status());
+  return ServeMain(kProgram, **runner, options, [&] { queue.Shutdown(); });
+}

@@ -1,0 +1,56 @@
+// duet-image-codec: serves duet.v1.ImageCodec (validate and tokenize images, codes -> PNG).
+// Flags, load, build the service, serve until SIGTERM.
+#include <memory>
+
+#include "common/safetensors.h"
+#include "model/image_pipeline.h"
+#include "model/model_config.h"
+#include "services/common/server_main.h"
+#include "services/image_codec/image_codec_service.h"
+
+namespace {
+constexpr char kProgram[] = "duet-image-codec";
+}
+
+int main(int argc, char** argv) {
+  using namespace duet;
+  using namespace duet::services;
+  BlockTerminationSignals();
+  const auto specs = CommonServerFlags(
+      "127.0.0.1:50052", {{"workers", {"2", "codec threads (1..64)"}},
+                          {"max_queue", {"256", "requests waiting for a worker (1..100000)"}},
+                          {"max_image_side", {"4096", "largest accepted image side, px"}},
+                          {"max_image_mb", {"32", "largest accepted encoded image, MiB"}}});
+  ServerFlags flags;
+  ServerOptions options;
+  if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
+    return code;
+  }
+  StatusOr<int64_t> workers = flags.GetInt("workers", 1, 64);
+  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  StatusOr<int64_t> max_side = flags.GetInt("max_image_side", 8, 16384);
+  StatusOr<int64_t> max_mb = flags.GetInt("max_image_mb", 1, 1024);
+  for (const Status& s : {workers.status(), max_queue.status(), max_side.status(),
+                          max_mb.status()}) {
+    if (!s.ok()) return FailMain(kProgram, s);
+  }
+  ImageCodecLimits limits;
+  limits.image.max_side = static_cast<int>(*max_side);
+  limits.image.max_pixels = *max_side * *max_side;
+  limits.image.max_bytes = static_cast<size_t>(*max_mb) << 20;
+
+  const std::string dir = flags.Get("model");
+  StatusOr<model::ModelConfig> config = model::ReadModelConfig(dir);
+  if (!config.ok()) return FailMain(kProgram, config.status());
+  StatusOr<SafetensorsFile> weights = ReadSafetensors(dir + "/" + model::kWeightsFile);
+  if (!weights.ok()) return FailMain(kProgram, weights.status());
+  auto pipeline = model::ImagePipeline::Load(*config, *weights);
+  if (!pipeline.ok()) return FailMain(kProgram, pipeline.status());
+  weights->tensors.clear();
+
+  WorkQueue queue("image-codec", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
+  ImageCodecService service(pipeline->get(), &queue, limits);
+  auto runner = ServerRunner::Start(options, {&service});
+  if (!runner.ok()) return FailMain(kProgram, runner.status());
+  return ServeMain(kProgram, **runner, options, [&] { queue.Shutdown(); });
+}

@@ -1,0 +1,46 @@
+// duet-text-encoder: serves duet.v1.TextEncoder (tokenize, encode, detokenize) for one model.
+// Flags, load, build the service, serve until SIGTERM.
+#include <memory>
+
+#include "common/safetensors.h"
+#include "model/model_config.h"
+#include "model/text_pipeline.h"
+#include "services/common/server_main.h"
+#include "services/text_encoder/text_encoder_service.h"
+
+namespace {
+constexpr char kProgram[] = "duet-text-encoder";
+}
+
+int main(int argc, char** argv) {
+  using namespace duet;
+  using namespace duet::services;
+  BlockTerminationSignals();
+  const auto specs = CommonServerFlags(
+      "127.0.0.1:50051", {{"workers", {"2", "encoding threads (1..64)"}},
+                          {"max_queue", {"256", "requests waiting for a worker (1..100000)"}}});
+  ServerFlags flags;
+  ServerOptions options;
+  if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
+    return code;
+  }
+  StatusOr<int64_t> workers = flags.GetInt("workers", 1, 64);
+  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  if (!workers.ok()) return FailMain(kProgram, workers.status());
+  if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
+
+  const std::string dir = flags.Get("model");
+  StatusOr<model::ModelConfig> config = model::ReadModelConfig(dir);
+  if (!config.ok()) return FailMain(kProgram, config.status());
+  StatusOr<SafetensorsFile> weights = ReadSafetensors(dir + "/" + model::kWeightsFile);
+  if (!weights.ok()) return FailMain(kProgram, weights.status());
+  auto pipeline = model::TextPipeline::Load(dir, *config, *weights);
+  if (!pipeline.ok()) return FailMain(kProgram, pipeline.status());
+  weights->tensors.clear();
+
+  WorkQueue queue("text-encoder", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
+  TextEncoderService service(pipeline->get(), &queue);
+  auto runner = ServerRunner::Start(options, {&service});
+  if (!runner.ok()) return FailMain(kProgram, runner.status());
+  return ServeMain(kProgram, **runner, options, [&] { queue.Shutdown(); });
+}

@@ -1,0 +1,283 @@
+// Implementation of services/transformer/cohort.h. The per-step math mirrors
+// fusion/generation.cc (prefill, then one cached forward per token) so a draft decoded here
+// equals the same draft from fusion::GenerateImageCodes; rows can leave the batch between steps.
+#include "services/transformer/cohort.h"
+
+#include <numeric>
+
+#include "common/tensor_io.h"
+
+namespace duet::services {
+namespace {
+
+using fusion::DraftRng;
+using fusion::Task;
+
+torch::Tensor ToColumn(const std::vector<int64_t>& tokens, const torch::Device& device) {
+  return torch::tensor(tokens, torch::kInt64).view({-1, 1}).to(device);  // [B, 1]
+}
+
+// Row indices to keep when some members leave: member m owns `sizes[m]` consecutive rows of the
+// first half, and with guidance the same rows again in the second half.
+std::vector<int64_t> KeptRows(const std::vector<int64_t>& sizes, const std::vector<bool>& remove,
+                              bool guided, std::vector<int64_t>* cond_rows) {
+  const int64_t half = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+  std::vector<int64_t> keep;
+  int64_t offset = 0;
+  for (size_t m = 0; m < sizes.size(); ++m) {
+    for (int64_t i = 0; !remove[m] && i < sizes[m]; ++i) keep.push_back(offset + i);
+    offset += sizes[m];
+  }
+  *cond_rows = keep;
+  if (guided) {
+    for (int64_t row : *cond_rows) keep.push_back(half + row);
+  }
+  return keep;
+}
+
+// The batch state every cohort shares: members with row counts, rngs, cache and next input.
+template <typename Member>
+class CohortBase : public Cohort {
+ public:
+  CohortBase(fusion::MultimodalTransformer model, fusion::SamplingParams params, bool guided)
+      : model_(std::move(model)), params_(params), guided_(guided) {}
+
+  int DropCancelled() override {
+    std::vector<bool> remove(members_.size(), false);
+    int dropped = 0;
+    for (size_t m = 0; m < members_.size(); ++m) {
+      const auto& cancelled = members_[m].request.cancelled;
+      remove[m] = cancelled && cancelled();
+      dropped += remove[m];
+    }
+    if (dropped > 0) Remove(remove, absl::CancelledError("request cancelled or past its deadline"));
+    return dropped;
+  }
+
+  void FailAll(const Status& status) override {
+    Remove(std::vector<bool>(members_.size(), true), status);
+  }
+  bool empty() const override { return members_.empty(); }
+  int64_t rows() const override {
+    int64_t rows = 0;
+    for (const Member& m : members_) rows += m.rows;
+    return guided_ ? 2 * rows : rows;
+  }
+
+ protected:
+  // Removes members flagged in `remove` and their rows; `status` (if not OK) is their result.
+  void Remove(const std::vector<bool>& remove, const Status& status) {
+    std::vector<int64_t> sizes, cond_rows;
+    for (const Member& m : members_) sizes.push_back(m.rows);
+    const std::vector<int64_t> keep = KeptRows(sizes, remove, guided_, &cond_rows);
+    if (cache_.has_value() && !keep.empty()) {
+      const torch::Tensor index = torch::tensor(keep, torch::kInt64).to(x_.device());
+      cache_->SelectRows(index);
+      x_ = x_.index_select(0, index);
+      layout_.valid = layout_.valid.index_select(0, index);
+      std::vector<DraftRng> rngs;
+      for (int64_t row : cond_rows) rngs.push_back(rngs_[row]);
+      rngs_ = std::move(rngs);
+    }
+    std::vector<Member> kept;
+    for (size_t m = 0; m < members_.size(); ++m) {
+      if (!remove[m]) {
+        kept.push_back(std::move(members_[m]));
+      } else if (!status.ok()) {
+        members_[m].request.done(status);
+      }
+    }
+    members_ = std::move(kept);
+    if (keep.empty()) cache_.reset();
+  }
+
+  fusion::MultimodalTransformer model_;
+  fusion::SamplingParams params_;
+  bool guided_;
+  std::vector<Member> members_;
+  std::vector<DraftRng> rngs_;  // one per first-half row
+  std::optional<fusion::KVCache> cache_;
+  fusion::PrefixLayout layout_;
+  torch::Tensor x_;  // the next forward's input [rows, t, C]
+  int64_t t_ = 0;    // steps done
+};
+
+struct ImageMember {
+  ImageRequest request;
+  int64_t rows = 0;
+  torch::Tensor codes;  // [count, N] int64
+};
+
+class ImageCohort final : public CohortBase<ImageMember> {
+ public:
+  ImageCohort(fusion::MultimodalTransformer model, std::vector<ImageRequest> requests)
+      : CohortBase(model, requests.front().sampling,
+                   requests.front().sampling.guidance_scale != 1.f) {
+    const int64_t N = model_->config().image_tokens();
+    for (ImageRequest& r : requests) {
+      const int64_t rows = r.count;
+      members_.push_back({std::move(r), rows, torch::zeros({rows, N}, torch::kInt64)});
+    }
+  }
+
+  Status Step() override {
+    return CatchTorch("image decoding step", [&] {
+      torch::NoGradGuard no_grad;
+      if (!cache_.has_value()) Prefill();
+      const auto& c = model_->config();
+      const int64_t N = c.image_tokens(), B = static_cast<int64_t>(rngs_.size());
+      const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
+      const torch::Tensor h = model_->forward(x_, Task::kTextToImage, start, layout_, &*cache_);
+      torch::Tensor logits = model_->ImageLogits(h.select(1, -1));  // [rows, K]
+      if (guided_) {
+        const torch::Tensor cond = logits.narrow(0, 0, B), uncond = logits.narrow(0, B, B);
+        logits = uncond + params_.guidance_scale * (cond - uncond);
+      }
+      const std::vector<int64_t> tokens = SampleTokens(logits, params_, rngs_);
+      int64_t row = 0;
+      for (ImageMember& m : members_) {
+        auto codes = m.codes.accessor<int64_t, 2>();
+        for (int64_t i = 0; i < m.rows; ++i) codes[i][t_] = tokens[row++];
+      }
+      ++t_;
+      for (ImageMember& m : members_) {
+        if (m.request.progress) m.request.progress(t_, N);
+      }
+      if (t_ == N) return Finish();
+      torch::Tensor next = ToColumn(tokens, x_.device());
+      if (guided_) next = torch::cat({next, next});
+      x_ = model_->EmbedImageTargets(next, t_);
+    });
+  }
+
+ private:
+  void Prefill() {
+    const auto& c = model_->config();
+    int64_t B = 0;
+    for (const ImageMember& m : members_) B += m.rows;
+    torch::Tensor text = torch::zeros({B, c.text_prefix_len, c.text_dim});
+    torch::Tensor lengths = torch::empty({B}, torch::kInt64);
+    int64_t row = 0;
+    for (const ImageMember& m : members_) {
+      const int64_t L = m.request.prefix.size(0);
+      for (int64_t i = 0; i < m.rows; ++i, ++row) {
+        text[row].narrow(0, 0, L).copy_(m.request.prefix);
+        lengths[row] = L;
+        rngs_.emplace_back(m.request.sampling.seed + static_cast<uint64_t>(i));
+      }
+    }
+    torch::Tensor drop = torch::zeros({B}, torch::kBool);
+    if (guided_) {
+      text = torch::cat({text, text});
+      lengths = torch::cat({lengths, lengths});
+      drop = torch::cat({drop, drop.logical_not()});
+    }
+    const torch::Device device = model_->null_prefix.device();
+    auto [prefix, layout] =
+        model_->EmbedTextPrefix(text.to(device), lengths.to(device), drop.to(device));
+    layout_ = layout;
+    cache_.emplace(model_->NewCache(Task::kTextToImage, text.size(0)));
+    const torch::Tensor start = torch::full({text.size(0), 1}, c.image_codebook,
+                                            torch::TensorOptions(torch::kInt64).device(device));
+    x_ = torch::cat({prefix, model_->EmbedImageTargets(start, 0)}, 1);
+  }
+
+  void Finish() {
+    const int64_t G = model_->config().image_grid;
+    for (ImageMember& m : members_) m.request.done(m.codes.view({m.rows, G, G}));
+    Remove(std::vector<bool>(members_.size(), true), absl::OkStatus());
+  }
+};
+
+struct TextMember {
+  TextRequest request;
+  int64_t rows = 0;
+  std::vector<std::vector<int64_t>> captions;
+  std::vector<bool> row_done;
+};
+
+class TextCohort final : public CohortBase<TextMember> {
+ public:
+  TextCohort(fusion::MultimodalTransformer model, std::vector<TextRequest> requests)
+      : CohortBase(model, requests.front().sampling, false) {
+    for (TextRequest& r : requests) {
+      const int64_t rows = r.codes.size(0);
+      members_.push_back({std::move(r), rows, std::vector<std::vector<int64_t>>(rows),
+                          std::vector<bool>(rows, false)});
+    }
+  }
+
+  Status Step() override {
+    return CatchTorch("text decoding step", [&] {
+      torch::NoGradGuard no_grad;
+      if (!cache_.has_value()) Prefill();
+      const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
+      const torch::Tensor h = model_->forward(x_, Task::kImageToText, start, layout_, &*cache_);
+      const std::vector<int64_t> tokens =
+          SampleTokens(model_->TextLogits(h.select(1, -1)), params_, rngs_);
+      ++t_;
+      std::vector<bool> finished(members_.size(), false);
+      int64_t row = 0;
+      for (size_t m = 0; m < members_.size(); ++m) {
+        TextMember& member = members_[m];
+        bool all_done = true;
+        for (int64_t i = 0; i < member.rows; ++i, ++row) {
+          if (!member.row_done[i] && tokens[row] == fusion::kTextEosId) member.row_done[i] = true;
+          if (!member.row_done[i]) member.captions[i].push_back(tokens[row]);
+          all_done = all_done && member.row_done[i];
+        }
+        const int64_t total = member.request.max_tokens;
+        if (member.request.progress) member.request.progress(std::min(t_, total), total);
+        finished[m] = all_done || t_ >= total;
+      }
+      x_ = model_->EmbedTextTargets(ToColumn(tokens, x_.device()));
+      for (size_t m = 0; m < members_.size(); ++m) {
+        if (finished[m]) members_[m].request.done(std::move(members_[m].captions));
+      }
+      Remove(finished, absl::OkStatus());
+    });
+  }
+
+ private:
+  void Prefill() {
+    std::vector<torch::Tensor> codes;
+    for (const TextMember& m : members_) {
+      codes.push_back(m.request.codes);
+      for (int64_t i = 0; i < m.rows; ++i) {
+        rngs_.emplace_back(m.request.sampling.seed + static_cast<uint64_t>(i));
+      }
+    }
+    const torch::Device device = model_->null_prefix.device();
+    const torch::Tensor all = torch::cat(codes).to(device);
+    auto [prefix, layout] = model_->EmbedImagePrefix(all);
+    layout_ = layout;
+    cache_.emplace(model_->NewCache(Task::kImageToText, all.size(0)));
+    const torch::Tensor bos = torch::full({all.size(0), 1}, fusion::kTextBosId,
+                                          torch::TensorOptions(torch::kInt64).device(device));
+    x_ = torch::cat({prefix, model_->EmbedTextTargets(bos)}, 1);
+  }
+};
+
+}  // namespace
+
+bool SameSampling(const fusion::SamplingParams& a, const fusion::SamplingParams& b) {
+  return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
+         a.guidance_scale == b.guidance_scale;
+}
+
+std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,
+                                        std::vector<ImageRequest> requests) {
+  return std::make_unique<ImageCohort>(std::move(model), std::move(requests));
+}
+
+std::unique_ptr<Cohort> MakeTextCohort(fusion::MultimodalTransformer model,
+                                       std::vector<TextRequest> requests) {
+  return std::make_unique<TextCohort>(std::move(model), std::move(requests));
+}
+
+int64_t RowsOf(const ImageRequest& request) {
+  return request.sampling.guidance_scale != 1.f ? 2 * request.count : request.count;
+}
+int64_t RowsOf(const TextRequest& request) { return request.codes.size(0); }
+
+}  // namespace duet::services

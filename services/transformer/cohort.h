@@ -1,0 +1,66 @@
+// Decoding cohorts: requests admitted at the same step with the same sampling settings, decoded
+// as one batch with one KV cache. The scheduler advances every cohort by one token per step.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/status.h"
+#include "fusion/generation.h"
+#include "fusion/kv_cache.h"
+#include "fusion/sampler.h"
+#include "fusion/transformer.h"
+
+namespace duet::services {
+
+// Callbacks run on the scheduler's worker thread and must not block.
+struct ImageRequest {
+  torch::Tensor prefix;               // [L, text_dim] float32, 1 <= L <= text_prefix_len
+  int count = 1;                      // drafts; draft i uses sampling.seed + i
+  fusion::SamplingParams sampling;    // validated by the caller
+  std::function<bool()> cancelled;    // polled at every step boundary; true drops the request
+  std::function<void(int64_t done, int64_t total)> progress;  // after every step
+  std::function<void(StatusOr<torch::Tensor>)> done;          // once: [count, G, G] int64
+};
+
+struct TextRequest {
+  torch::Tensor codes;                // [B, N] int64 image codes
+  fusion::SamplingParams sampling;    // image i uses sampling.seed + i
+  int64_t max_tokens = 1;             // in [1, max_caption_len]
+  std::function<bool()> cancelled;
+  std::function<void(int64_t done, int64_t total)> progress;
+  std::function<void(StatusOr<std::vector<std::vector<int64_t>>>)> done;  // once
+};
+
+// True when a and b may share a forward: equal sampling except the seed.
+bool SameSampling(const fusion::SamplingParams& a, const fusion::SamplingParams& b);
+
+// Not thread-safe: owned and run by the scheduler's worker thread.
+class Cohort {
+ public:
+  virtual ~Cohort() = default;
+  // Removes requests whose cancelled() is true, calling their done(Cancelled); their rows leave
+  // the batch (and the KV cache) before the next forward. Returns how many were dropped.
+  virtual int DropCancelled() = 0;
+  // One forward for every row; finished requests get done(result) and leave the cohort.
+  virtual Status Step() = 0;
+  // Ends every remaining request with `status`.
+  virtual void FailAll(const Status& status) = 0;
+  virtual bool empty() const = 0;
+  virtual int64_t rows() const = 0;  // sequences in the batch (x2 with guidance)
+};
+
+std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,
+                                        std::vector<ImageRequest> requests);
+std::unique_ptr<Cohort> MakeTextCohort(fusion::MultimodalTransformer model,
+                                       std::vector<TextRequest> requests);
+
+// Rows of `requests` counted as the scheduler budgets them.
+int64_t RowsOf(const ImageRequest& request);
+int64_t RowsOf(const TextRequest& request);
+
+}  // namespace duet::services

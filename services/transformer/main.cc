@@ -1,0 +1,43 @@
+// duet-transformer: serves duet.v1.MultimodalTransformer; one scheduler thread owns the model.
+// Flags, load, build the service, serve until SIGTERM.
+#include <memory>
+
+#include "model/duet_model.h"
+#include "services/common/server_main.h"
+#include "services/transformer/scheduler.h"
+#include "services/transformer/transformer_service.h"
+
+namespace {
+constexpr char kProgram[] = "duet-transformer";
+}
+
+int main(int argc, char** argv) {
+  using namespace duet;
+  using namespace duet::services;
+  BlockTerminationSignals();
+  const auto specs = CommonServerFlags(
+      "127.0.0.1:50053",
+      {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},
+       {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}}});
+  ServerFlags flags;
+  ServerOptions options;
+  if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
+    return code;
+  }
+  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  StatusOr<int64_t> max_rows = flags.GetInt("max_rows", 1, 65536);
+  if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
+  if (!max_rows.ok()) return FailMain(kProgram, max_rows.status());
+
+  // The whole model loads; only its transformer is used (the other parts are small).
+  auto model = model::DuetModel::Load(flags.Get("model"));
+  if (!model.ok()) return FailMain(kProgram, model.status());
+  SchedulerOptions scheduler_options;
+  scheduler_options.max_queue = static_cast<size_t>(*max_queue);
+  scheduler_options.max_rows = *max_rows;
+  Scheduler scheduler((*model)->transformer(), scheduler_options);
+  TransformerService service(&scheduler);
+  auto runner = ServerRunner::Start(options, {&service});
+  if (!runner.ok()) return FailMain(kProgram, runner.status());
+  return ServeMain(kProgram, **runner, options, [&] { scheduler.Shutdown(); });
+}

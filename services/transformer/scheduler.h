@@ -1,0 +1,90 @@
+// The transformer's scheduler: one worker thread owns the model and runs decoding steps; each
+// step advances every active cohort by one token, so requests share the model's time.
+//
+// Batching: requests queued together (same kind and sampling settings) form one cohort and
+// share every forward; a request arriving while others decode is prefilled at the next step
+// boundary as a new cohort and advances with the others from then on (cohorts are not merged
+// into one KV cache; see docs/services.md). Cancelled or deadline-expired requests are dropped at
+// the next step boundary, rows and cache included; the rest of their cohort carries on.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "fusion/transformer.h"
+#include "services/transformer/cohort.h"
+
+namespace duet::services {
+
+struct ScoreRequest {
+  torch::Tensor codes;                           // [B, N] int64
+  std::vector<std::vector<int64_t>> texts;       // B captions, validated by the caller
+  std::function<bool()> cancelled;
+  std::function<void(StatusOr<std::vector<double>>)> done;  // once
+};
+
+struct SchedulerOptions {
+  size_t max_queue = 64;    // requests waiting to be admitted; more: RESOURCE_EXHAUSTED
+  int64_t max_rows = 1024;  // sequences decoding at once (drafts, x2 with guidance)
+};
+
+struct SchedulerStats {
+  int64_t steps = 0;      // worker iterations that ran at least one forward
+  int64_t forwards = 0;   // cohort forwards (one per cohort per step) and scoring passes
+  int64_t rows = 0;       // sum over forwards of the rows they decoded: the compute spent
+  int64_t active = 0;     // requests decoding
+  int64_t queued = 0;     // requests waiting
+  int64_t completed = 0;  // requests that finished OK
+  int64_t cancelled = 0;  // requests dropped by cancellation or deadline
+};
+
+// Thread-safe: Submit*, stats and Shutdown may be called from any thread. Callbacks of the
+// requests run on the worker thread.
+class Scheduler {
+ public:
+  Scheduler(fusion::MultimodalTransformer model, SchedulerOptions options);
+  ~Scheduler();  // Shutdown()
+
+  // Queues a request. ResourceExhausted (with a retry hint) when max_queue requests wait,
+  // InvalidArgument when it alone needs more than max_rows rows, Unavailable after Shutdown.
+  // On error no callback of the request is called.
+  Status Submit(ImageRequest request);
+  Status Submit(TextRequest request);
+  Status Submit(ScoreRequest request);
+
+  // Finishes the queued and active requests, then stops the worker. Idempotent.
+  void Shutdown();
+  SchedulerStats stats() const;
+  const fusion::TransformerConfig& config() const { return model_->config(); }
+
+ private:
+  using Request = std::variant<ImageRequest, TextRequest, ScoreRequest>;
+  Status Enqueue(Request request, int64_t rows);
+  void Account(const Status& status, int64_t rows);
+  void WorkerLoop();
+  std::vector<Request> Admit(bool block);
+  void StartCohorts(std::vector<Request> admitted);
+  void RunScore(ScoreRequest& request);
+  void StepAll();
+
+  fusion::MultimodalTransformer model_;
+  const SchedulerOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Request, int64_t>> queue_;  // request and its rows
+  bool stopping_ = false;
+  int64_t active_rows_ = 0;  // guarded by mu_
+  std::vector<std::unique_ptr<Cohort>> cohorts_;  // worker thread only
+  std::atomic<int64_t> steps_{0}, forwards_{0}, rows_{0}, active_{0}, completed_{0},
+      cancelled_{0};
+  std::thread worker_;
+};
+
+}  // namespace duet::services

@@ -1,0 +1,36 @@
+// duet.v1.MultimodalTransformer over the Scheduler: handlers parse and validate the request,
+// submit it to the scheduler and stream its progress and result back.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "duet/v1/transformer.grpc.pb.h"
+#include "services/transformer/scheduler.h"
+
+namespace duet::services {
+
+inline constexpr int kMaxCaptionBatch = 64;   // images per GenerateText call
+inline constexpr int kMaxScoreBatch = 256;    // pairs per ScoreText call
+inline constexpr int kMaxImageCount = 256;    // drafts per GenerateImageCodes call
+
+// Thread-safe; `scheduler` is not owned and must outlive the service and its server.
+class TransformerService final : public v1::MultimodalTransformer::CallbackService {
+ public:
+  explicit TransformerService(Scheduler* scheduler) : scheduler_(scheduler) {}
+
+  grpc::ServerWriteReactor<v1::GenerateImageCodesResponse>* GenerateImageCodes(
+      grpc::CallbackServerContext* context, const v1::GenerateImageCodesRequest* request) override;
+  grpc::ServerWriteReactor<v1::GenerateTextResponse>* GenerateText(
+      grpc::CallbackServerContext* context, const v1::GenerateTextRequest* request) override;
+  grpc::ServerUnaryReactor* ScoreText(grpc::CallbackServerContext* context,
+                                      const v1::ScoreTextRequest* request,
+                                      v1::ScoreTextResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::TransformerStats* response) override;
+
+ private:
+  Scheduler* scheduler_;
+};
+
+}  // namespace duet::services

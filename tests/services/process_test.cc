@@ -1,0 +1,121 @@
+// The server binaries as real processes: SIGTERM drains in-flight work and exits 0, and
+// `duet up` starts all four, serves generate and caption from the client library, and stops.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "common/file.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/common/wire.h"
+#include "tests/services/test_cluster.h"
+#include "tools/client/child_process.h"
+#include "tools/client/health.h"
+#include "vision/png_text.h"
+
+namespace duet::services::testing {
+namespace {
+
+using client::ChildProcess;
+using std::chrono::milliseconds;
+
+std::string Bin(const std::string& name) { return std::string(DUET_BIN_DIR) + "/" + name; }
+
+// Runs a command to completion; returns its exit code and stdout.
+std::pair<int, std::string> RunCommand(std::vector<std::string> argv) {
+  const std::string out = std::filesystem::temp_directory_path() /
+                          ("duet_cmd_" + std::to_string(::getpid()) + ".out");
+  std::string command;
+  for (const auto& a : argv) command += "'" + a + "' ";
+  const int code = std::system((command + "> '" + out + "'").c_str());
+  std::string text = ReadFile(out).value_or("");
+  std::filesystem::remove(out);
+  return {WEXITSTATUS(code), text};
+}
+
+TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
+  auto server = *ChildProcess::Spawn({Bin("duet-transformer"), "--model", TinyModelDir(),
+                                      "--listen", "127.0.0.1:0", "--drain_ms", "60000"});
+  StatusOr<std::string> address = server->WaitForAddress(milliseconds(60000));
+  ASSERT_TRUE(address.ok()) << address.status();
+  auto channel = MakeChannel(*address);
+  ASSERT_TRUE(client::CheckServing(channel, milliseconds(5000)).ok());
+
+  auto stub = v1::MultimodalTransformer::NewStub(channel);
+  v1::GenerateImageCodesRequest request;
+  model::EncodedTexts encoded = *TinyModel().text().Encode({"a yellow umbrella"});
+  ASSERT_TRUE(TensorToProto(encoded.embeddings[0].narrow(0, 0, encoded.lengths[0].item<int64_t>()),
+                            request.mutable_prefix()).ok());
+  request.set_count(256);
+  request.mutable_sampling()->set_guidance_scale(3.0f);
+  grpc::ClientContext context;
+  auto reader = stub->GenerateImageCodes(&context, request);
+  v1::GenerateImageCodesResponse message;
+  ASSERT_TRUE(reader->Read(&message));  // decoding has started
+  ASSERT_TRUE(message.has_progress());
+  ASSERT_LT(message.progress().done(), message.progress().total());
+
+  server->Signal(SIGTERM);
+  bool got_codes = false;
+  while (reader->Read(&message)) got_codes = got_codes || message.has_codes();
+  const grpc::Status status = reader->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(got_codes);
+  StatusOr<int> code = server->Wait(milliseconds(30000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_FALSE(client::CheckServing(channel, milliseconds(500)).ok());
+}
+
+TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
+  auto up = *ChildProcess::Spawn({Bin("duet_client_cli"), "up", "--model", TinyModelDir(),
+                                  "--listen", "127.0.0.1:0", "--bin-dir", DUET_BIN_DIR,
+                                  "--drain-ms", "5000"});
+  std::string gateway;
+  for (int i = 0; i < 4; ++i) {
+    StatusOr<std::string> address = up->WaitForAddress(milliseconds(120000));
+    ASSERT_TRUE(address.ok()) << address.status();
+    gateway = *address;  // the gateway is announced last
+  }
+  const std::string out = std::filesystem::temp_directory_path() /
+                          ("duet_up_out_" + std::to_string(::getpid()));
+  auto [gen_code, gen_stdout] = RunCommand({Bin("duet_client_cli"), "generate", "--server",
+                                            gateway, "-n", "3", "--seed", "5", "-o", out,
+                                            "a red sports car"});
+  EXPECT_EQ(gen_code, 0) << gen_stdout;
+  for (const char* file : {"/draft_0_seed5.png", "/draft_2_seed7.png", "/contact_sheet.png"}) {
+    EXPECT_TRUE(std::filesystem::exists(out + file)) << file;
+  }
+  auto text = vision::ReadPngText(ReadFile(out + "/draft_1_seed6.png").value_or(""));
+  ASSERT_TRUE(text.ok());
+  std::map<std::string, std::string> keys(text->begin(), text->end());
+  EXPECT_EQ(keys["prompt"], "a red sports car");
+  EXPECT_EQ(keys["seed"], "6");
+
+  std::ofstream(out + "/bad.png") << "not an image";
+  auto [cap_code, lines] = RunCommand({Bin("duet_client_cli"), "caption", "--server", gateway,
+                                       out + "/draft_0_seed5.png", out + "/missing.png",
+                                       out + "/bad.png", out + "/contact_sheet.png"});
+  EXPECT_EQ(cap_code, 0);
+  std::istringstream stream(lines);
+  std::vector<nlohmann::json> json;
+  for (std::string line; std::getline(stream, line);) json.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(json.size(), 4u) << lines;
+  EXPECT_TRUE(json[0].contains("caption"));
+  EXPECT_TRUE(json[1].contains("error"));
+  EXPECT_TRUE(json[2].contains("error"));
+  EXPECT_TRUE(json[3].contains("caption"));
+  EXPECT_EQ(json[3]["path"], out + "/contact_sheet.png");
+  std::filesystem::remove_all(out);
+
+  up->Signal(SIGTERM);
+  StatusOr<int> code = up->Wait(milliseconds(60000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_FALSE(client::CheckServing(MakeChannel(gateway), milliseconds(500)).ok());
+}
+
+}  // namespace
+}  // namespace duet::services::testing

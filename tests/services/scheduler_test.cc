@@ -1,0 +1,220 @@
+// The transformer's scheduler: batching, joining at the next step, cancellation and deadlines
+// (measured with the step counter, never with sleeps), the bounded queue, and agreement with
+// fusion::GenerateImageCodes.
+#include <future>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "services/common/wire.h"
+#include "tests/services/test_cluster.h"
+
+namespace duet::services::testing {
+namespace {
+
+const fusion::TransformerConfig& Config() { return TinyModel().config().transformer; }
+
+torch::Tensor Prefix(const std::string& prompt) {
+  model::EncodedTexts encoded = *TinyModel().text().Encode({prompt});
+  return encoded.embeddings[0].narrow(0, 0, encoded.lengths[0].item<int64_t>()).contiguous();
+}
+
+struct Outcome {
+  std::promise<StatusOr<torch::Tensor>> result;
+  std::vector<int64_t> progress;       // done values seen
+  std::vector<int64_t> steps_at;       // scheduler step counter when each progress arrived
+};
+
+ImageRequest MakeRequest(Scheduler& scheduler, Outcome* outcome, const std::string& prompt,
+                         int count, uint64_t seed) {
+  ImageRequest request;
+  request.prefix = Prefix(prompt);
+  request.count = count;
+  request.sampling.seed = seed;
+  request.progress = [&scheduler, outcome](int64_t done, int64_t) {
+    outcome->progress.push_back(done);
+    outcome->steps_at.push_back(scheduler.stats().steps);
+  };
+  request.done = [outcome](StatusOr<torch::Tensor> r) { outcome->result.set_value(std::move(r)); };
+  return request;
+}
+
+torch::Tensor Reference(const std::string& prompt, int count, uint64_t seed) {
+  const torch::Tensor prefix = Prefix(prompt);
+  torch::Tensor text = torch::zeros({1, Config().text_prefix_len, Config().text_dim});
+  text[0].narrow(0, 0, prefix.size(0)).copy_(prefix);
+  std::vector<uint64_t> seeds;
+  for (int i = 0; i < count; ++i) seeds.push_back(seed + i);
+  auto transformer = TinyModel().transformer();
+  return *fusion::GenerateImageCodes(transformer, text.expand({count, -1, -1}).contiguous(),
+                                     torch::full({count}, prefix.size(0), torch::kInt64), seeds,
+                                     fusion::SamplingParams{1.0f, 0, 1.0f, 1.0f, seed});
+}
+
+TEST(SchedulerTest, MatchesFusionGenerateImageCodes) {
+  Scheduler scheduler(TinyModel().transformer(), {});
+  Outcome outcome;
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &outcome, "a green apple", 3, 9)).ok());
+  StatusOr<torch::Tensor> codes = outcome.result.get_future().get();
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  EXPECT_TRUE(torch::equal(codes->view({3, -1}), Reference("a green apple", 3, 9).view({3, -1})));
+}
+
+TEST(SchedulerTest, RequestArrivingMidwayJoinsAtTheNextStep) {
+  Scheduler scheduler(TinyModel().transformer(), {});
+  const int64_t N = Config().image_tokens();
+  Outcome first, second;
+  ImageRequest a = MakeRequest(scheduler, &first, "a red sports car", 2, 1);
+  auto progress = a.progress;
+  const int64_t join_after = 10;
+  a.progress = [&, progress](int64_t done, int64_t total) {
+    progress(done, total);
+    if (done == join_after) {  // on the worker thread, between steps
+      EXPECT_TRUE(scheduler.Submit(MakeRequest(scheduler, &second, "a snowy mountain", 1, 5)).ok());
+    }
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(a)).ok());
+  ASSERT_TRUE(first.result.get_future().get().ok());
+  StatusOr<torch::Tensor> b = second.result.get_future().get();
+  ASSERT_TRUE(b.ok());
+  // The second request's first token was decoded in the step right after it arrived...
+  ASSERT_EQ(second.progress.size(), static_cast<size_t>(N));
+  EXPECT_EQ(second.steps_at.front(), first.steps_at[join_after - 1] + 1);
+  // ...so both finish in join_after + N steps rather than 2N.
+  scheduler.Shutdown();  // the last step is counted after its callbacks ran
+  EXPECT_EQ(scheduler.stats().steps, join_after + N);
+  EXPECT_TRUE(torch::equal(b->view({1, -1}), Reference("a snowy mountain", 1, 5).view({1, -1})));
+}
+
+TEST(SchedulerTest, CancelledRequestStopsWithinOneStepAndOthersCarryOn) {
+  Scheduler scheduler(TinyModel().transformer(), {});
+  const int64_t N = Config().image_tokens();
+  std::promise<void> queued_promise;
+  std::shared_future<void> both_queued = queued_promise.get_future().share();
+  Outcome blocker, cancelled, kept;
+  // A request that holds the worker until the two others are queued, so they share a cohort.
+  ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
+  hold.progress = [&](int64_t done, int64_t) {
+    if (done == 1) both_queued.wait();
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
+  std::atomic<bool> cancel{false};
+  const int64_t cancel_at = 5;
+  ImageRequest c = MakeRequest(scheduler, &cancelled, "a red sports car", 4, 1);
+  auto progress = c.progress;
+  c.progress = [&, progress](int64_t done, int64_t total) {
+    progress(done, total);
+    if (done == cancel_at) cancel = true;
+  };
+  c.cancelled = [&] { return cancel.load(); };
+  ASSERT_TRUE(scheduler.Submit(std::move(c)).ok());
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &kept, "a red sports car", 2, 7)).ok());
+  queued_promise.set_value();
+
+  StatusOr<torch::Tensor> dropped = cancelled.result.get_future().get();
+  EXPECT_TRUE(absl::IsCancelled(dropped.status())) << dropped.status();
+  EXPECT_EQ(cancelled.progress.back(), cancel_at);  // no step ran for it after the flag
+  StatusOr<torch::Tensor> codes = kept.result.get_future().get();
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(kept.progress.size(), static_cast<size_t>(N));
+  EXPECT_TRUE(torch::equal(codes->view({2, -1}), Reference("a red sports car", 2, 7).view({2, -1})));
+  ASSERT_TRUE(blocker.result.get_future().get().ok());
+  scheduler.Shutdown();
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_EQ(stats.completed, 2);
+  // Compute spent: blocker 1 x N rows, cancelled 4 x cancel_at, kept 2 x N.
+  EXPECT_EQ(stats.rows, N + 4 * cancel_at + 2 * N);
+}
+
+TEST(SchedulerTest, FullQueueIsResourceExhausted) {
+  SchedulerOptions options;
+  options.max_queue = 1;
+  Scheduler scheduler(TinyModel().transformer(), options);
+  std::promise<void> release_promise;
+  std::shared_future<void> release = release_promise.get_future().share();
+  Outcome blocker, queued;
+  ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
+  std::promise<void> started;
+  hold.progress = [&](int64_t done, int64_t) {
+    if (done == 1) {
+      started.set_value();
+      release.wait();
+    }
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
+  started.get_future().wait();
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &queued, "a hat", 1, 0)).ok());
+  Outcome rejected;
+  const Status full = scheduler.Submit(MakeRequest(scheduler, &rejected, "a hat", 1, 0));
+  EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+  EXPECT_NE(full.message().find("retry after"), std::string::npos);
+  release_promise.set_value();
+  EXPECT_TRUE(blocker.result.get_future().get().ok());
+  EXPECT_TRUE(queued.result.get_future().get().ok());
+}
+
+// Over gRPC: a client that cancels, and one whose deadline passes, stop costing steps.
+class TransformerCancelTest : public ::testing::Test {
+ protected:
+  static v1::GenerateImageCodesRequest BigRequest() {
+    v1::GenerateImageCodesRequest request;
+    EXPECT_TRUE(TensorToProto(Prefix("a robot vacuum"), request.mutable_prefix()).ok());
+    request.set_count(256);
+    request.mutable_sampling()->set_guidance_scale(3.0f);  // 512 rows: a slow step
+    return request;
+  }
+  // Waits (bounded) until the scheduler is idle; returns its stats.
+  static SchedulerStats Idle(Scheduler& scheduler) {
+    for (int i = 0; i < 3000 && scheduler.stats().active > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return scheduler.stats();
+  }
+};
+
+TEST_F(TransformerCancelTest, ClientCancelStopsDecoding) {
+  Cluster cluster;
+  const int64_t N = Config().image_tokens();
+  grpc::ClientContext context;
+  auto reader = cluster.Transformer()->GenerateImageCodes(&context, BigRequest());
+  v1::GenerateImageCodesResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(message.has_progress());
+  const int64_t steps_at_cancel = cluster.scheduler().stats().steps;
+  context.TryCancel();
+  while (reader->Read(&message)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const SchedulerStats stats = Idle(cluster.scheduler());
+  EXPECT_EQ(stats.active, 0);
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_LE(stats.steps, steps_at_cancel + 2);  // dropped at the next step boundary
+  EXPECT_LT(stats.steps, N);
+}
+
+TEST_F(TransformerCancelTest, DeadlineStopsDecodingAndOthersFinish) {
+  Cluster cluster;
+  const int64_t N = Config().image_tokens();
+  auto small = std::async(std::launch::async, [&] {
+    v1::GenerateImageCodesRequest request = BigRequest();
+    request.set_count(1);
+    grpc::ClientContext context;
+    auto reader = cluster.Transformer()->GenerateImageCodes(&context, request);
+    std::vector<v1::GenerateImageCodesResponse> out;
+    return ReadAll(reader, &out);
+  });
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  auto reader = cluster.Transformer()->GenerateImageCodes(&context, BigRequest());
+  std::vector<v1::GenerateImageCodesResponse> out;
+  EXPECT_EQ(ReadAll(reader, &out).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(small.get().ok());
+  const SchedulerStats stats = Idle(cluster.scheduler());
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_EQ(stats.completed, 1);
+  // The big request never ran to the end: far fewer rows than 512 x N were decoded.
+  EXPECT_LT(stats.rows, 512 * N / 2);
+}
+
+}  // namespace
+}  // namespace duet::services::testing

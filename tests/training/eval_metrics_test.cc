@@ -1,0 +1,69 @@
+// Tests of the evaluation metrics and caption helpers against hand-computed values.
+#include "training/eval_metrics.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "training/batches.h"
+
+namespace duet::training {
+namespace {
+
+TEST(EvalMetricsTest, PsnrMatchesTheDefinition) {
+  const torch::Tensor a = torch::zeros({2, 3, 8, 8});
+  EXPECT_DOUBLE_EQ(MeanPsnr(a, a), kMaxPsnr);
+  const torch::Tensor b = torch::full({2, 3, 8, 8}, 0.1);  // MSE 0.01 -> 20 dB
+  EXPECT_NEAR(MeanPsnr(a, b), 20.0, 1e-4);
+}
+
+TEST(EvalMetricsTest, SsimIsOneForIdenticalImagesAndLowerForNoise) {
+  torch::manual_seed(0);
+  const torch::Tensor a = torch::rand({1, 3, 16, 16});
+  EXPECT_NEAR(MeanSsim(a, a), 1.0, 1e-9);
+  const torch::Tensor noisy = (a + 0.3 * torch::randn_like(a)).clamp(0, 1);
+  EXPECT_LT(MeanSsim(a, noisy), 0.8);
+  EXPECT_GT(MeanSsim(a, noisy), -1.0);
+}
+
+TEST(EvalMetricsTest, PairwiseDistance) {
+  const torch::Tensor images =
+      torch::stack({torch::zeros({3, 2, 2}), torch::ones({3, 2, 2}), torch::zeros({3, 2, 2})});
+  // Pairs: (0,1) 1, (0,2) 0, (1,2) 1 -> 2/3.
+  EXPECT_NEAR(MeanPairwiseDistance(images), 2.0 / 3.0, 1e-9);
+  EXPECT_EQ(MeanPairwiseDistance(images.narrow(0, 0, 1)), 0.0);
+}
+
+TEST(EvalMetricsTest, TokenF1AndExactMatch) {
+  EXPECT_DOUBLE_EQ(TokenF1("top hat", "top hat"), 1.0);
+  EXPECT_DOUBLE_EQ(TokenF1("Top  hat", "top hat"), 1.0);
+  EXPECT_NEAR(TokenF1("black top hat", "top hat"), 0.8, 1e-12);  // P 2/3, R 1
+  EXPECT_DOUBLE_EQ(TokenF1("robot", "top hat"), 0.0);
+  EXPECT_DOUBLE_EQ(TokenF1("", "top hat"), 0.0);
+  EXPECT_NEAR(TokenF1("마술사 모자", "마술사 모자 검은"), 0.8, 1e-12);
+  EXPECT_TRUE(ExactMatch(" Top hat ", "top hat"));
+  EXPECT_FALSE(ExactMatch("top", "top hat"));
+}
+
+TEST(EvalMetricsTest, TopKAccuracy) {
+  const torch::Tensor logits = torch::tensor({{0.1, 0.9, 0.0}, {0.5, 0.2, 0.3}});
+  EXPECT_DOUBLE_EQ(TopKAccuracy(logits, torch::tensor({1, 2}), 1), 0.5);
+  EXPECT_DOUBLE_EQ(TopKAccuracy(logits, torch::tensor({1, 2}), 2), 1.0);
+  EXPECT_DOUBLE_EQ(TopKAccuracy(logits, torch::tensor({2, 1}), 5), 1.0);
+}
+
+TEST(CaptionTest, TargetsCarryBothLanguages) {
+  Concept c{"1F3A9", "Objects", {"top hat", "tophat"}, {"마술사 모자", "마술"}};
+  EXPECT_EQ(CaptionTarget(c), "top hat | 마술사 모자");
+  EXPECT_EQ(SplitCaption(CaptionTarget(c)),
+            std::make_pair(std::string("top hat"), std::string("마술사 모자")));
+  EXPECT_EQ(SplitCaption("robot"), std::make_pair(std::string("robot"), std::string()));
+}
+
+TEST(CaptionTest, PadIds) {
+  auto [ids, lengths] = PadIds({{5, 6, 7}, {8}}, 2);
+  EXPECT_TRUE(torch::equal(ids, torch::tensor({{5, 6}, {8, 0}}, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(lengths, torch::tensor({2, 1}, torch::kInt64)));
+}
+
+}  // namespace
+}  // namespace duet::training

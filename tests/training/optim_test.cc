@@ -1,0 +1,85 @@
+// Tests of the optimizer (against LibTorch's AdamW), the learning-rate schedule, the training
+// config and checkpoints.
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "tests/model/tiny_duet.h"
+#include "training/adam.h"
+#include "training/checkpoint.h"
+#include "training/train_config.h"
+
+namespace duet::training {
+namespace {
+
+TEST(AdamWTest, MatchesLibTorchAdamW) {
+  torch::manual_seed(0);
+  torch::Tensor mine = torch::randn({4, 3}).requires_grad_(true);
+  torch::Tensor theirs = mine.detach().clone().requires_grad_(true);
+  AdamW adam({{"w", mine}}, {0.9, 0.99, 1e-8, 0.01});
+  torch::optim::AdamW reference(
+      {theirs}, torch::optim::AdamWOptions(0.05).betas({0.9, 0.99}).eps(1e-8).weight_decay(0.01));
+  for (int step = 0; step < 5; ++step) {
+    const torch::Tensor target = torch::full({4, 3}, static_cast<double>(step));
+    (mine - target).pow(2).sum().backward();
+    adam.Step(0.05);
+    reference.zero_grad();
+    (theirs - target).pow(2).sum().backward();
+    reference.step();
+  }
+  EXPECT_TRUE(torch::allclose(mine, theirs, 1e-6, 1e-6)) << mine - theirs;
+}
+
+TEST(AdamWTest, StateRoundTripsThroughACheckpoint) {
+  model::testing::TempDir dir;
+  torch::nn::Linear a(3, 2), b(3, 2);
+  AdamW adam_a(NamedParameters({{"m.", a.ptr().get()}}), {});
+  a->forward(torch::ones({1, 3})).sum().backward();
+  adam_a.Step(0.1);
+  ASSERT_TRUE(SaveCheckpoint(dir.path(), 7, {{"m.", a.ptr().get()}}, &adam_a, {}, 1).ok());
+  ASSERT_TRUE(SaveCheckpoint(dir.path(), 9, {{"m.", a.ptr().get()}}, &adam_a, {}, 1).ok());
+  EXPECT_EQ(LatestCheckpointStep(dir.path()), 9);
+  EXPECT_FALSE(std::filesystem::exists(CheckpointPath(dir.path(), 7)));  // keep = 1
+  AdamW adam_b(NamedParameters({{"m.", b.ptr().get()}}), {});
+  auto step = LoadCheckpoint(CheckpointPath(dir.path(), 9), {{"m.", b.ptr().get()}}, &adam_b);
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_EQ(*step, 9);
+  EXPECT_EQ(adam_b.steps(), 1);
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+  // Same gradient, same state: the next updates agree exactly.
+  a->forward(torch::ones({1, 3})).sum().backward();
+  b->forward(torch::ones({1, 3})).sum().backward();
+  adam_a.Step(0.1);
+  adam_b.Step(0.1);
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+}
+
+TEST(TrainConfigTest, JsonRoundTripAndErrors) {
+  TrainConfig c;
+  c.seed = 5;
+  c.joint.batch_size = 7;
+  auto back = TrainConfig::FromJson(c.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->seed, 5u);
+  EXPECT_EQ(back->joint.batch_size, 7);
+  auto unknown = TrainConfig::FromJson({{"image", {{"stpes", 3}}}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("image.stpes"), std::string::npos);
+  EXPECT_FALSE(TrainConfig::FromJson({{"device", "tpu"}}).ok());
+  EXPECT_FALSE(TrainConfig::FromJson({{"joint", {{"lr", "fast"}}}}).ok());
+}
+
+TEST(TrainConfigTest, LearningRateWarmsUpThenDecays) {
+  StageConfig s;
+  s.steps = 100;
+  s.warmup = 10;
+  s.lr = 1.0;
+  s.min_lr_ratio = 0.1;
+  EXPECT_NEAR(LearningRate(s, 0), 0.1, 1e-12);
+  EXPECT_NEAR(LearningRate(s, 9), 1.0, 1e-12);
+  EXPECT_NEAR(LearningRate(s, 10), 1.0, 1e-12);
+  EXPECT_NEAR(LearningRate(s, 55), 0.55, 1e-12);
+  EXPECT_NEAR(LearningRate(s, 100), 0.1, 1e-12);
+}
+
+}  // namespace
+}  // namespace duet::training

@@ -1,0 +1,179 @@
+// The whole training pipeline on the synthetic dataset, on the CPU: shards, every stage for a few
+// steps (losses fall), exact resume, export to a loadable model, and the evaluation report.
+#include <filesystem>
+#include <fstream>
+
+#include "common/file.h"
+#include "gtest/gtest.h"
+#include "model/duet_model.h"
+#include "tests/model/tiny_duet.h"
+#include "tests/training/synthetic_data.h"
+#include "training/checkpoint.h"
+#include "training/evaluate.h"
+#include "training/trainer.h"
+
+namespace duet::training {
+namespace {
+
+using model::testing::TempDir;
+
+constexpr int64_t kSteps = 24;
+
+TrainOptions Options(const std::string& data, const std::string& out) {
+  TrainOptions o;
+  o.data_dir = data;
+  o.out_dir = out;
+  o.model = model::testing::TinyModelConfig();
+  o.model.text_encoder.vocab_size = 400;
+  o.model.Derive();
+  o.train.seed = 7;
+  o.train.log_every = 1;
+  o.train.checkpoint_every = 8;
+  o.train.val_images = 8;
+  o.train.image = {kSteps, 8, 1e-2, 2, 0.5, 0.0, 1.0};
+  o.train.joint = {kSteps, 8, 1e-2, 2, 0.5, 0.01, 1.0};
+  return o;
+}
+
+// Loss per step of one stage from metrics.jsonl (the last row wins for a repeated step).
+std::map<int64_t, double> Losses(const std::string& out, const std::string& stage) {
+  std::map<int64_t, double> losses;
+  std::ifstream in(out + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json row = nlohmann::json::parse(line);
+    if (row["stage"] == stage && row.contains("loss")) losses[row["step"]] = row["loss"];
+  }
+  return losses;
+}
+
+double Mean(const std::map<int64_t, double>& losses, int64_t first, int64_t last) {
+  double sum = 0;
+  for (int64_t s = first; s <= last; ++s) sum += losses.at(s);
+  return sum / static_cast<double>(last - first + 1);
+}
+
+void ExpectSameCheckpoint(const std::string& a, const std::string& b) {
+  auto fa = ReadSafetensors(a), fb = ReadSafetensors(b);
+  ASSERT_TRUE(fa.ok() && fb.ok()) << a << " / " << b;
+  ASSERT_EQ(fa->tensors.size(), fb->tensors.size());
+  for (const auto& [name, tensor] : fa->tensors) {
+    EXPECT_EQ(tensor.data, fb->tensors.at(name).data) << name << " differs";
+  }
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new TempDir;
+    full_ = new TempDir;
+    ASSERT_TRUE(WriteDataset(data_->path(), testing::SyntheticDataset()).ok());
+    const Status status = RunTraining(Options(data_->path(), full_->path()));
+    ASSERT_TRUE(status.ok()) << status;
+  }
+  static void TearDownTestSuite() {
+    delete full_;
+    delete data_;
+  }
+  static TempDir* data_;
+  static TempDir* full_;  // one uninterrupted run of every stage
+};
+TempDir* PipelineTest::data_ = nullptr;
+TempDir* PipelineTest::full_ = nullptr;
+
+TEST_F(PipelineTest, EveryStageLowersItsLoss) {
+  for (const char* stage : {"image", "joint"}) {
+    const auto losses = Losses(full_->path(), stage);
+    ASSERT_EQ(losses.size(), static_cast<size_t>(kSteps)) << stage;
+    EXPECT_LT(Mean(losses, kSteps - 3, kSteps), 0.8 * Mean(losses, 1, 4)) << stage;
+  }
+  EXPECT_TRUE(std::filesystem::exists(full_->path() + "/tokenizer.model"));
+}
+
+TEST_F(PipelineTest, ExportsALoadableModel) {
+  auto model = model::DuetModel::Load(full_->path() + "/model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  model::GenerateOptions options;
+  options.count = 2;
+  auto drafts = (*model)->GenerateImages("red square", options);
+  ASSERT_TRUE(drafts.ok()) << drafts.status();
+  EXPECT_EQ(drafts->size(), 2u);
+}
+
+TEST_F(PipelineTest, ResumeContinuesExactlyWhereItStopped) {
+  TempDir out;
+  TrainOptions o = Options(data_->path(), out.path());
+  o.until_step = 5;  // the image stage stops at step 5 (a checkpoint), nothing later runs
+  ASSERT_TRUE(RunTraining(o).ok());
+  EXPECT_EQ(LatestCheckpointStep(out.path() + "/image"), 5);
+  EXPECT_FALSE(std::filesystem::exists(out.path() + "/joint"));
+  o.until_step = 0;
+  o.stage = "image";
+  ASSERT_TRUE(RunTraining(o).ok());
+  o.stage = "joint";
+  o.until_step = 13;
+  ASSERT_TRUE(RunTraining(o).ok());
+  EXPECT_EQ(LatestCheckpointStep(out.path() + "/joint"), 13);
+  o.stage = "all";
+  o.until_step = 0;
+  ASSERT_TRUE(RunTraining(o).ok());
+  for (const char* stage : {"image", "joint"}) {
+    ExpectSameCheckpoint(CheckpointPath(full_->path() + "/" + stage, kSteps),
+                         CheckpointPath(out.path() + "/" + stage, kSteps));
+    EXPECT_EQ(Losses(full_->path(), stage), Losses(out.path(), stage)) << stage;
+  }
+}
+
+TEST_F(PipelineTest, RejectsAModelThatDoesNotFitTheData) {
+  TempDir out;
+  TrainOptions o = Options(data_->path(), out.path());
+  o.model.image_tokenizer.resolution = 32;
+  o.model.Derive();
+  EXPECT_TRUE(absl::IsInvalidArgument(RunTraining(o)));
+  o = Options(data_->path(), out.path());
+  o.stage = "joint";  // the image stage has not run
+  EXPECT_TRUE(absl::IsFailedPrecondition(RunTraining(o)));
+}
+
+TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
+  TempDir out;
+  EvalOptions o;
+  o.model_dir = full_->path() + "/model";
+  o.data_dir = data_->path();
+  o.json_path = out.path() + "/eval.json";
+  o.report_path = out.path() + "/eval.md";
+  o.judge_epochs = 3;
+  o.drafts = 3;
+  o.diversity_prompts = 2;
+  auto results = Evaluate(o);
+  ASSERT_TRUE(results.ok()) << results.status();
+  auto json = ReadJsonFile(o.json_path);
+  ASSERT_TRUE(json.ok());
+  const nlohmann::json& r = *json;
+  EXPECT_GT(r["image_tokenizer"]["psnr"].get<double>(), 5.0);
+  EXPECT_LE(r["image_tokenizer"]["ssim"].get<double>(), 1.0);
+  const double usage = r["image_tokenizer"]["code_usage_all"];
+  EXPECT_GT(usage, 0.0);
+  EXPECT_LE(usage, 1.0);
+  for (const char* lang : {"en", "ko"}) {
+    for (const char* key : {"exact_match", "token_f1"}) {
+      const double v = r["captioning"]["val"][lang][key];
+      EXPECT_GE(v, 0.0);
+      EXPECT_LE(v, 1.0);
+    }
+    const double top1 = r["text_to_image"][lang]["judge_top1"];
+    const double top5 = r["text_to_image"][lang]["judge_top5"];
+    EXPECT_LE(top1, top5);
+    EXPECT_LE(top5, 1.0);
+    EXPECT_GT(r["text_to_image"][lang]["n"].get<int>(), 0);
+    EXPECT_GE(r["round_trip"][lang]["rate"].get<double>(), 0.0);
+  }
+  EXPECT_GT(r["diversity"]["mean_pairwise_rms"].get<double>(), 0.0);  // temperature 1 varies
+  EXPECT_GT(r["text_to_image"]["judge_real_val"]["top5"].get<double>(), 0.0);
+  auto report = ReadFile(o.report_path);
+  ASSERT_TRUE(report.ok());
+  EXPECT_NE(report->find("## Image tokenizer"), std::string::npos);
+  EXPECT_NE(report->find("judge top-1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace duet::training

@@ -1,0 +1,105 @@
+// `duet generate --server ADDR`: GenerateImages through the gateway; drafts and a contact sheet
+// written to a directory, a progress bar while the codes are drawn.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/file.h"
+#include "duet/v1/gateway.grpc.pb.h"
+#include "services/common/server_runner.h"
+#include "tools/client/client.h"
+#include "tools/client/contact_sheet.h"
+#include "tools/flags.h"
+#include "tools/generate_flags.h"
+#include "tools/progress.h"
+
+namespace duet::client {
+namespace {
+
+const std::vector<tools::FlagSpec>& Specs() {
+  static const std::vector<tools::FlagSpec> specs = [] {
+    std::vector<tools::FlagSpec> all = {{"server", "", "gateway address host:port", ""}};
+    for (const tools::FlagSpec& spec : tools::GenerateFlagSpecs()) all.push_back(spec);
+    all.push_back({"timeout", "", "seconds before giving up", "600"});
+    return all;
+  }();
+  return specs;
+}
+
+StatusOr<v1::GenerateImagesRequest> BuildRequest(const tools::Flags& flags) {
+  if (flags.positional().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("expected one prompt, got ",
+                                                   flags.positional().size()));
+  }
+  DUET_ASSIGN_OR_RETURN(const model::GenerateOptions options, tools::ReadGenerateOptions(flags));
+  v1::GenerateImagesRequest request;
+  request.set_prompt(flags.positional()[0]);
+  request.set_count(options.count);
+  request.set_seed(options.sampling.seed);
+  request.set_temperature(options.sampling.temperature);
+  request.set_top_k(options.sampling.top_k);
+  request.set_top_p(options.sampling.top_p);
+  request.set_guidance_scale(options.sampling.guidance_scale);
+  request.set_rerank(options.rerank);
+  return request;
+}
+
+Status Generate(const tools::Flags& flags) {
+  if (flags.Get("server").empty()) return absl::InvalidArgumentError("--server is required");
+  DUET_ASSIGN_OR_RETURN(const v1::GenerateImagesRequest request, BuildRequest(flags));
+  DUET_ASSIGN_OR_RETURN(const int64_t timeout, flags.GetInt("timeout", 1, 86400));
+  const std::string out = flags.Get("out");
+  std::error_code error;
+  std::filesystem::create_directories(out, error);
+  if (error) return absl::InvalidArgumentError(absl::StrCat("--out ", out, ": ", error.message()));
+
+  auto stub = v1::Duet::NewStub(services::MakeChannel(flags.Get("server")));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
+  auto reader = stub->GenerateImages(&context, request);
+  std::vector<SheetEntry> sheet;
+  {
+    tools::ProgressBar bar("generating");
+    v1::GenerateImagesResponse message;
+    while (reader->Read(&message)) {
+      if (message.has_progress()) {
+        bar.Update(message.progress().done(), message.progress().total());
+        continue;
+      }
+      const v1::Draft& draft = message.draft();
+      const std::string path = absl::StrCat(out, "/draft_", draft.index(), "_seed", draft.seed(),
+                                            ".png");
+      DUET_RETURN_IF_ERROR(WriteFileAtomic(path, draft.png()));
+      std::printf("%s\tseed %llu\tscore %.4f\n", path.c_str(),
+                  static_cast<unsigned long long>(draft.seed()), draft.score());
+      sheet.push_back({draft.png(), draft.seed()});
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    return Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  DUET_ASSIGN_OR_RETURN(const std::string png, MakeContactSheet(sheet));
+  DUET_RETURN_IF_ERROR(WriteFileAtomic(out + "/contact_sheet.png", png));
+  std::printf("%s/contact_sheet.png\t%zu drafts\n", out.c_str(), sheet.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunRemoteGenerate(int argc, char** argv) {
+  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
+  if (flags.ok() && flags->help()) {
+    std::fputs(tools::FlagsHelp("generate", "--server ADDR [-n N] [-s SEED] [-o DIR] \"prompt\"",
+                                "Draws image drafts through a Duet gateway.", Specs()).c_str(),
+               stdout);
+    return 0;
+  }
+  const Status status = flags.ok() ? Generate(*flags) : flags.status();
+  if (status.ok()) return 0;
+  std::cerr << "duet generate: " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  return absl::IsInvalidArgument(status) && !flags.ok() ? 2 : 1;
+}
+
+}  // namespace duet::client

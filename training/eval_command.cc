@@ -1,0 +1,75 @@
+// `duet eval`: evaluates a model directory on a dataset, writes JSON and a markdown report.
+#include <cstdio>
+
+#include "tools/flags.h"
+#include "training/commands.h"
+#include "training/evaluate.h"
+
+namespace duet::training {
+namespace {
+
+const std::vector<tools::FlagSpec>& Specs() {
+  static const std::vector<tools::FlagSpec> specs = {
+      {"model", "m", "model directory", ""},
+      {"data", "d", "dataset directory (duet data)", ""},
+      {"json", "", "results JSON path (default: <model>/eval.json)", ""},
+      {"report", "", "markdown report path", "docs/eval.md"},
+      {"max-concepts", "", "held-out concepts to prompt, 0 = all", "0"},
+      {"train-captions", "", "training images also captioned", "64"},
+      {"drafts", "", "drafts per prompt for diversity", "4"},
+      {"diversity-prompts", "", "prompts used for diversity", "8"},
+      {"judge-epochs", "", "epochs of the judge classifier", "10"},
+      {"seed", "s", "sampling and judge seed", "0"},
+      {"temperature", "", "text->image sampling temperature", "1"},
+      {"guidance", "", "text->image guidance scale", "3"},
+      {"device", "", "judge device: cpu, cuda", "cpu"},
+  };
+  return specs;
+}
+
+Status Eval(const tools::Flags& flags) {
+  EvalOptions o;
+  o.model_dir = flags.Get("model");
+  o.data_dir = flags.Get("data");
+  o.json_path = flags.Get("json").empty() ? o.model_dir + "/eval.json" : flags.Get("json");
+  o.report_path = flags.Get("report");
+  DUET_ASSIGN_OR_RETURN(o.max_concepts, flags.GetInt("max-concepts", 0, 1 << 30));
+  DUET_ASSIGN_OR_RETURN(o.train_captions, flags.GetInt("train-captions", 0, 1 << 30));
+  DUET_ASSIGN_OR_RETURN(const int64_t drafts, flags.GetInt("drafts", 2, 256));
+  o.drafts = static_cast<int>(drafts);
+  DUET_ASSIGN_OR_RETURN(o.diversity_prompts, flags.GetInt("diversity-prompts", 0, 1 << 20));
+  DUET_ASSIGN_OR_RETURN(const int64_t epochs, flags.GetInt("judge-epochs", 0, 10000));
+  o.judge_epochs = static_cast<int>(epochs);
+  DUET_ASSIGN_OR_RETURN(o.seed, flags.GetUint64("seed"));
+  DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
+  DUET_ASSIGN_OR_RETURN(const double guidance, flags.GetDouble("guidance", 0, 50));
+  o.temperature = static_cast<float>(temperature);
+  o.guidance = static_cast<float>(guidance);
+  o.device = flags.Get("device");
+  DUET_ASSIGN_OR_RETURN(const nlohmann::json results, Evaluate(o));
+  std::printf("wrote %s and %s\n", o.json_path.c_str(), o.report_path.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunEval(int argc, char** argv) {
+  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
+  if (flags.ok() && flags->help()) {
+    std::fputs(tools::FlagsHelp("eval", "--model DIR --data DIR [flags]",
+                                "Evaluates a model: image tokenizer, captioning, judged text to "
+                                "image, diversity, round trip.",
+                                Specs())
+                   .c_str(),
+               stdout);
+    return 0;
+  }
+  const Status status = flags.ok() ? Eval(*flags) : flags.status();
+  if (!status.ok()) {
+    std::fprintf(stderr, "duet eval: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace duet::training

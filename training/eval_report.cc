@@ -1,0 +1,80 @@
+// EvalReport (training/evaluate.h): the markdown page `duet eval` writes next to its JSON.
+#include <cstdio>
+
+#include "training/evaluate.h"
+
+namespace duet::training {
+namespace {
+
+std::string Num(const nlohmann::json& value, const char* format = "%.3f") {
+  if (!value.is_number()) return "-";
+  char text[32];
+  std::snprintf(text, sizeof(text), format, value.get<double>());
+  return text;
+}
+
+const nlohmann::json& At(const nlohmann::json& json, std::initializer_list<const char*> path) {
+  static const nlohmann::json null;
+  const nlohmann::json* node = &json;
+  for (const char* key : path) {
+    if (!node->is_object() || !node->contains(key)) return null;
+    node = &(*node)[key];
+  }
+  return *node;
+}
+
+std::string CaptionRows(const nlohmann::json& r) {
+  std::string out;
+  for (const char* split : {"val", "train"}) {
+    for (const char* lang : {"en", "ko"}) {
+      const nlohmann::json& row = At(r, {"captioning", split, lang});
+      if (row.is_null()) continue;
+      out += absl::StrCat("| ", split, " | ", lang, " | ", Num(row["exact_match"]), " | ",
+                          Num(row["token_f1"]), " | ", row.value("n", 0), " |\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EvalReport(const nlohmann::json& r) {
+  const nlohmann::json& image = At(r, {"image_tokenizer"});
+  std::string md =
+      absl::StrCat("# Evaluation of ", r.value("model_name", std::string("?")), "\n\n", "Model `",
+                   r.value("model", std::string()), "`, data `", r.value("data", std::string()),
+                   "` (", At(r, {"counts", "train_images"}).dump(), " training and ",
+                   At(r, {"counts", "val_images"}).dump(), " validation images, ",
+                   At(r, {"counts", "concepts"}).dump(),
+                   " concepts). Written by `duet eval`; see "
+                   "docs/training.md for the definitions.\n\n",
+                   "## Image tokenizer (validation images)\n\n| PSNR (dB) | SSIM | codes used "
+                   "(val) | codes used "
+                   "(all) |\n| --- | --- | --- | --- |\n| ",
+                   Num(image["psnr"], "%.2f"), " | ", Num(image["ssim"]), " | ",
+                   Num(image["code_usage_val"]), " | ", Num(image["code_usage_all"]),
+                   " |\n\n## Captioning (greedy, reference names)\n\n| split | language | exact "
+                   "match | token F1 "
+                   "| n |\n| --- | --- | --- | --- | --- |\n",
+                   CaptionRows(r));
+  md +=
+      "\n## Text to image (held-out concepts, judged)\n\n| language | judge top-1 | judge top-5 |"
+      " round trip | n |\n| --- | --- | --- | --- | --- |\n";
+  for (const char* lang : {"en", "ko"}) {
+    const nlohmann::json& row = At(r, {"text_to_image", lang});
+    md += absl::StrCat("| ", lang, " | ", Num(row["judge_top1"]), " | ", Num(row["judge_top5"]),
+                       " | ", Num(At(r, {"round_trip", lang, "rate"})), " | ", row.value("n", 0),
+                       " |\n");
+  }
+  const nlohmann::json& real = At(r, {"text_to_image", "judge_real_val"});
+  const nlohmann::json& diversity = At(r, {"diversity"});
+  md += absl::StrCat(
+      "\nThe judge on real validation images (its ceiling): top-1 ", Num(real["top1"]), ", top-5 ",
+      Num(real["top5"]), ".\n\n", "## Diversity\n\nMean pairwise RMS pixel distance between ",
+      diversity.value("drafts", 0), " drafts of one prompt, over ", diversity.value("prompts", 0),
+      " prompts: ", Num(diversity["mean_pairwise_rms"], "%.4f"), ".\n\nSettings: `",
+      At(r, {"settings"}).dump(), "`.\n");
+  return md;
+}
+
+}  // namespace duet::training

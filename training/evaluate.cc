@@ -1,0 +1,290 @@
+// Implementation of training/evaluate.h: image tokenizer, captioning, text->image (judged),
+// diversity and round trip, all on the dataset's held-out split.
+#include "training/evaluate.h"
+
+#include <set>
+
+#include "common/file.h"
+#include "common/tensor_io.h"
+#include "fusion/generation.h"
+#include "model/duet_model.h"
+#include "training/batches.h"
+#include "training/dataset.h"
+#include "training/eval_metrics.h"
+#include "training/judge.h"
+
+namespace duet::training {
+namespace {
+
+constexpr int64_t kChunk = 64;  // rows per generation or codec call
+
+struct Prompt {
+  std::string text;
+  int language = kEnglish;
+  int64_t concept_id = 0;
+};
+
+struct Context {
+  model::DuetModel* model = nullptr;
+  const Dataset* data = nullptr;
+  const EvalOptions* options = nullptr;
+};
+
+const char* LanguageName(int language) { return language == kEnglish ? "en" : "ko"; }
+
+torch::Tensor ToUnit(const torch::Tensor& x) { return (x.clamp(-1, 1) + 1) / 2; }
+
+// Codes [n, G, G] of dataset images `indices`.
+torch::Tensor EncodeIndices(const Context& ctx, const std::vector<int64_t>& indices) {
+  torch::NoGradGuard no_grad;
+  vision::ImageTokenizer tokenizer = ctx.model->image().tokenizer();
+  const torch::Tensor images = ctx.data->images.index_select(0, torch::tensor(indices));
+  std::vector<torch::Tensor> parts;
+  for (int64_t first = 0; first < images.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, images.size(0) - first);
+    parts.push_back(tokenizer->Encode(ImagesToFloat(images.narrow(0, first, n))));
+  }
+  return torch::cat(parts);
+}
+
+// Images [n, 3, R, R] in [0, 1] of codes [n, G, G].
+torch::Tensor DecodeCodes(const Context& ctx, const torch::Tensor& codes) {
+  torch::NoGradGuard no_grad;
+  vision::ImageTokenizer tokenizer = ctx.model->image().tokenizer();
+  std::vector<torch::Tensor> parts;
+  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
+    parts.push_back(
+        ToUnit(tokenizer->Decode(codes.narrow(0, first, std::min(kChunk, codes.size(0) - first)))));
+  }
+  return torch::cat(parts);
+}
+
+// Greedy captions of codes [n, G, G].
+StatusOr<std::vector<std::string>> CaptionCodes(const Context& ctx, const torch::Tensor& codes) {
+  fusion::SamplingParams greedy;
+  greedy.temperature = 0;
+  fusion::MultimodalTransformer transformer = ctx.model->transformer();
+  std::vector<std::string> out;
+  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, codes.size(0) - first);
+    const std::vector<uint64_t> seeds(n, 0);
+    DUET_ASSIGN_OR_RETURN(
+        auto ids,
+        fusion::GenerateText(transformer, codes.narrow(0, first, n).flatten(1), seeds, greedy,
+                             ctx.model->config().transformer.max_caption_len - 1));
+    for (const auto& row : ids) {
+      DUET_ASSIGN_OR_RETURN(std::string text, ctx.model->text().Detokenize(row));
+      out.push_back(std::move(text));
+    }
+  }
+  return out;
+}
+
+// Codes [n, G, G] for prompts (cut to the encoder's length), row i sampled with seeds[i].
+StatusOr<torch::Tensor> GenerateCodes(const Context& ctx, const std::vector<std::string>& prompts,
+                                      const std::vector<uint64_t>& seeds) {
+  const int max_len = ctx.model->config().text_encoder.max_len;
+  std::vector<std::vector<int64_t>> rows;
+  for (const std::string& prompt : prompts) {
+    DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(prompt));
+    rows.emplace_back(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), max_len));
+  }
+  fusion::SamplingParams sampling;
+  sampling.temperature = ctx.options->temperature;
+  sampling.guidance_scale = ctx.options->guidance;
+  language::TextEncoder encoder = ctx.model->text().encoder();
+  fusion::MultimodalTransformer transformer = ctx.model->transformer();
+  std::vector<torch::Tensor> parts;
+  for (size_t first = 0; first < rows.size(); first += kChunk) {
+    const size_t n = std::min<size_t>(kChunk, rows.size() - first);
+    auto [ids, lengths] = PadIds({rows.begin() + first, rows.begin() + first + n}, max_len);
+    DUET_ASSIGN_OR_RETURN(const torch::Tensor text, language::EncodeText(encoder, ids, lengths));
+    DUET_ASSIGN_OR_RETURN(
+        torch::Tensor codes,
+        fusion::GenerateImageCodes(transformer, text, lengths,
+                                   {seeds.begin() + first, seeds.begin() + first + n}, sampling));
+    parts.push_back(codes);
+  }
+  return torch::cat(parts);
+}
+
+nlohmann::json ImageTokenizerSection(const Context& ctx, const std::vector<int64_t>& val) {
+  const torch::Tensor codes = EncodeIndices(ctx, val);
+  const torch::Tensor recon = DecodeCodes(ctx, codes);
+  const torch::Tensor real =
+      ToUnit(ImagesToFloat(ctx.data->images.index_select(0, torch::tensor(val))));
+  std::vector<int64_t> all(ctx.data->size());
+  for (int64_t i = 0; i < ctx.data->size(); ++i) all[i] = i;
+  const double k = static_cast<double>(ctx.model->config().image_tokenizer.codebook_size());
+  auto usage = [&](const torch::Tensor& c) {
+    return static_cast<double>(std::get<0>(at::_unique(c.flatten())).numel()) / k;
+  };
+  return {{"psnr", MeanPsnr(recon, real)},
+          {"ssim", MeanSsim(recon, real)},
+          {"code_usage_val", usage(codes)},
+          {"code_usage_all", usage(EncodeIndices(ctx, all))},
+          {"images", val.size()}};
+}
+
+StatusOr<nlohmann::json> CaptionSection(const Context& ctx, const std::vector<int64_t>& indices) {
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> captions,
+                        CaptionCodes(ctx, EncodeIndices(ctx, indices)));
+  nlohmann::json out;
+  for (int language : {kEnglish, kKorean}) {
+    double exact = 0, f1 = 0;
+    for (size_t i = 0; i < indices.size(); ++i) {
+      const Concept& c = ctx.data->concepts[ctx.data->ids[indices[i]].item<int64_t>()];
+      const auto halves = SplitCaption(captions[i]);
+      const std::string& predicted = language == kEnglish ? halves.first : halves.second;
+      const std::string& reference = language == kEnglish ? c.en[0] : c.ko[0];
+      exact += ExactMatch(predicted, reference);
+      f1 += TokenF1(predicted, reference);
+    }
+    const double n = std::max<double>(1, static_cast<double>(indices.size()));
+    out[LanguageName(language)] = {
+        {"exact_match", exact / n}, {"token_f1", f1 / n}, {"n", indices.size()}};
+  }
+  out["examples"] = nlohmann::json::array();
+  for (size_t i = 0; i < std::min<size_t>(5, indices.size()); ++i)
+    out["examples"].push_back(captions[i]);
+  return out;
+}
+
+std::vector<Prompt> ValPrompts(const Context& ctx, const std::vector<int64_t>& val) {
+  std::set<int64_t> concepts;
+  for (int64_t i : val) concepts.insert(ctx.data->ids[i].item<int64_t>());
+  std::vector<Prompt> prompts;
+  int64_t taken = 0;
+  for (int64_t id : concepts) {
+    if (ctx.options->max_concepts > 0 && taken++ >= ctx.options->max_concepts) break;
+    prompts.push_back({ctx.data->concepts[id].en[0], kEnglish, id});
+    prompts.push_back({ctx.data->concepts[id].ko[0], kKorean, id});
+  }
+  return prompts;
+}
+
+}  // namespace
+
+namespace {
+
+// Judge accuracy of generated images per language, the judge on real validation images, and
+// the round trip caption(generate(p)) == p.
+StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
+                                            const std::vector<Prompt>& prompts,
+                                            const std::vector<int64_t>& val,
+                                            nlohmann::json* round_trip) {
+  const torch::Device device(ctx.options->device);
+  std::vector<std::string> texts;
+  std::vector<uint64_t> seeds;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    texts.push_back(prompts[i].text);
+    seeds.push_back(ctx.options->seed + i);
+  }
+  DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
+  const torch::Tensor logits = JudgeLogits(judge, DecodeCodes(ctx, codes) * 2 - 1, device);
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> captions, CaptionCodes(ctx, codes));
+  nlohmann::json out;
+  for (int language : {kEnglish, kKorean}) {
+    std::vector<int64_t> rows, labels;
+    int64_t returned = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      if (prompts[i].language != language) continue;
+      rows.push_back(static_cast<int64_t>(i));
+      labels.push_back(prompts[i].concept_id);
+      const auto halves = SplitCaption(captions[i]);
+      returned += ExactMatch(language == kEnglish ? halves.first : halves.second, prompts[i].text);
+    }
+    const torch::Tensor picked = logits.index_select(0, torch::tensor(rows));
+    const torch::Tensor truth = torch::tensor(labels);
+    const double n = std::max<double>(1, static_cast<double>(rows.size()));
+    out[LanguageName(language)] = {{"judge_top1", TopKAccuracy(picked, truth, 1)},
+                                   {"judge_top5", TopKAccuracy(picked, truth, 5)},
+                                   {"n", rows.size()}};
+    (*round_trip)[LanguageName(language)] = {{"rate", static_cast<double>(returned) / n},
+                                             {"n", rows.size()}};
+  }
+  const torch::Tensor real = ImagesToFloat(ctx.data->images.index_select(0, torch::tensor(val)));
+  const torch::Tensor real_logits = JudgeLogits(judge, real, device);
+  const torch::Tensor real_labels = ctx.data->ids.index_select(0, torch::tensor(val));
+  out["judge_real_val"] = {{"top1", TopKAccuracy(real_logits, real_labels, 1)},
+                           {"top5", TopKAccuracy(real_logits, real_labels, 5)},
+                           {"n", val.size()}};
+  return out;
+}
+
+StatusOr<nlohmann::json> DiversitySection(const Context& ctx, const std::vector<Prompt>& prompts) {
+  const int64_t count = std::min<int64_t>(ctx.options->diversity_prompts, prompts.size());
+  double sum = 0;
+  for (int64_t p = 0; p < count; ++p) {
+    std::vector<uint64_t> seeds;
+    for (int d = 0; d < ctx.options->drafts; ++d) seeds.push_back(ctx.options->seed + 1000 + d);
+    const std::vector<std::string> texts(ctx.options->drafts, prompts[p].text);
+    DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
+    sum += MeanPairwiseDistance(DecodeCodes(ctx, codes));
+  }
+  return nlohmann::json{{"mean_pairwise_rms", count > 0 ? sum / static_cast<double>(count) : 0.0},
+                        {"prompts", count},
+                        {"drafts", ctx.options->drafts}};
+}
+
+Status CheckOptions(const EvalOptions& options) {
+  if (options.model_dir.empty()) return absl::InvalidArgumentError("--model is required");
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data is required");
+  DUET_RETURN_IF_ERROR(CheckRange("drafts", options.drafts, 2, 256));
+  DUET_RETURN_IF_ERROR(CheckRange("judge_epochs", options.judge_epochs, 0, 10000));
+  if (options.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError("device " + options.device + " is not available");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
+  DUET_RETURN_IF_ERROR(CheckOptions(options));
+  DUET_ASSIGN_OR_RETURN(auto model, model::DuetModel::Load(options.model_dir));
+  DUET_ASSIGN_OR_RETURN(const Dataset data, ReadDataset(options.data_dir));
+  if (data.resolution != model->config().image_tokenizer.resolution) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset resolution ", data.resolution,
+                                                   " differs from the model's ",
+                                                   model->config().image_tokenizer.resolution));
+  }
+  const std::vector<int64_t> val = data.Indices(Split::kVal);
+  std::vector<int64_t> train = data.Indices(Split::kTrain);
+  if (val.empty()) return absl::InvalidArgumentError("the dataset has no validation images");
+  const Context ctx{model.get(), &data, &options};
+  nlohmann::json results = {{"model", options.model_dir},
+                            {"data", options.data_dir},
+                            {"model_name", model->config().name}};
+  results["counts"] = {{"train_images", train.size()},
+                       {"val_images", val.size()},
+                       {"concepts", data.concepts.size()}};
+  results["image_tokenizer"] = ImageTokenizerSection(ctx, val);
+  DUET_ASSIGN_OR_RETURN(results["captioning"]["val"], CaptionSection(ctx, val));
+  train.resize(std::min<size_t>(train.size(), static_cast<size_t>(options.train_captions)));
+  if (!train.empty()) {
+    DUET_ASSIGN_OR_RETURN(results["captioning"]["train"], CaptionSection(ctx, train));
+  }
+  JudgeOptions judge_options;
+  judge_options.epochs = options.judge_epochs;
+  judge_options.seed = options.seed;
+  DUET_ASSIGN_OR_RETURN(Judge judge, TrainJudge(data, data.Indices(Split::kTrain), judge_options,
+                                                torch::Device(options.device)));
+  const std::vector<Prompt> prompts = ValPrompts(ctx, val);
+  nlohmann::json round_trip;
+  DUET_ASSIGN_OR_RETURN(results["text_to_image"],
+                        TextToImageSection(ctx, judge, prompts, val, &round_trip));
+  results["round_trip"] = round_trip;
+  DUET_ASSIGN_OR_RETURN(results["diversity"], DiversitySection(ctx, prompts));
+  results["settings"] = {{"seed", options.seed},
+                         {"temperature", options.temperature},
+                         {"guidance", options.guidance},
+                         {"judge_epochs", options.judge_epochs}};
+  if (!options.json_path.empty()) DUET_RETURN_IF_ERROR(WriteJsonFile(options.json_path, results));
+  if (!options.report_path.empty()) {
+    DUET_RETURN_IF_ERROR(WriteFileAtomic(options.report_path, EvalReport(results)));
+  }
+  return results;
+}
+
+}  // namespace duet::training

@@ -1,0 +1,42 @@
+// `duet eval`: measures a trained model directory on a dataset's validation split and writes
+// the results as JSON and as a markdown report (see docs/training.md for what each number means).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace duet::training {
+
+struct EvalOptions {
+  std::string model_dir;          // a model directory (model::DuetModel::Load)
+  std::string data_dir;           // a dataset (training/dataset.h) of the model's resolution
+  std::string json_path;          // results JSON; not written when empty
+  std::string report_path;        // markdown report; not written when empty
+  int64_t max_concepts = 0;       // > 0: evaluate at most this many held-out concepts
+  int64_t train_captions = 64;    // training images also captioned (seen-style reference)
+  int drafts = 4;                 // drafts per prompt for diversity, >= 2
+  int64_t diversity_prompts = 8;  // prompts (English, then Korean) used for diversity
+  int judge_epochs = 10;
+  uint64_t seed = 0;           // sampling seeds and judge initialisation
+  float temperature = 1.0f;    // text->image sampling
+  float guidance = 3.0f;       // text->image classifier-free guidance
+  std::string device = "cpu";  // the judge's device; generation runs on the CPU
+};
+
+// Runs every evaluation and returns
+//   {"model", "data", "counts", "image_tokenizer": {psnr, ssim, code_usage, ...},
+//    "captioning": {"val"|"train": {"en"|"ko": {exact_match, token_f1, n}}},
+//    "text_to_image": {"en"|"ko": {judge_top1, judge_top5, n}, "judge_real_val": {...}},
+//    "diversity": {mean_pairwise_rms, prompts, drafts}, "round_trip": {"en"|"ko": {rate, n}}}
+// and writes the JSON and the report when their paths are set. InvalidArgument when the
+// dataset and model disagree (resolution) or the dataset has no held-out concepts; errors of
+// loading pass through. Not thread-safe (uses torch's global seed).
+StatusOr<nlohmann::json> Evaluate(const EvalOptions& options);
+
+// The markdown report of Evaluate's results.
+std::string EvalReport(const nlohmann::json& results);
+
+}  // namespace duet::training

@@ -1,0 +1,114 @@
+// The joint stage: text encoder + multimodal transformer trained on the frozen image tokenizer's
+// codes, text->image and image->text rows in every batch, prompt dropout for guidance.
+#include <filesystem>
+
+#include "fusion/transformer.h"
+#include "language/text_encoder.h"
+#include "model/model_config.h"
+#include "training/batches.h"
+#include "training/checkpoint.h"
+#include "training/stages.h"
+#include "training/train_log.h"
+
+namespace duet::training {
+namespace {
+
+struct JointLosses {
+  torch::Tensor t2i, i2t;  // scalar cross-entropies
+};
+
+// Both directions' teacher-forced losses for one batch; codes [N_images, G*G] int64 on device.
+JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransformer& transformer,
+                    const JointBatch& batch, const torch::Tensor& codes, torch::Device device) {
+  const torch::Tensor lengths = batch.text_lengths.to(device);
+  const torch::Tensor text = encoder->forward(batch.text_ids.to(device), lengths);  // [B, P, D]
+  const torch::Tensor image_codes = codes.index_select(0, batch.t2i_images.to(device));  // [B, N]
+  const torch::Tensor image_logits =
+      transformer->TextToImageLogits(text, lengths, image_codes, batch.drop.to(device));  // [B,N,K]
+  const torch::Tensor prefix = codes.index_select(0, batch.i2t_images.to(device));        // [B, N]
+  const torch::Tensor targets = batch.targets.to(device);                                 // [B, L]
+  const torch::Tensor text_logits = transformer->ImageToTextLogits(prefix, targets);      // [B,L,V]
+  JointLosses out;
+  out.t2i = torch::nn::functional::cross_entropy(image_logits.flatten(0, 1), image_codes.flatten());
+  out.i2t = torch::nn::functional::cross_entropy(
+      text_logits.flatten(0, 1), targets.flatten(),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(fusion::kTextPadId));
+  return out;
+}
+
+// Codes of every dataset image under the final image-tokenizer checkpoint, [N, G*G] on device.
+StatusOr<torch::Tensor> DatasetCodes(const StageContext& ctx) {
+  const std::string path = CheckpointPath(ctx.Path(kImageStageDir), ctx.train().image.steps);
+  if (!std::filesystem::exists(path)) {
+    return absl::FailedPreconditionError("the joint stage needs the finished image stage (" + path +
+                                         ")");
+  }
+  vision::ImageTokenizer net(ctx.config.image_tokenizer);
+  DUET_RETURN_IF_ERROR(
+      LoadCheckpoint(path, {{model::kImageTokenizerPrefix, net.ptr().get()}}, nullptr).status());
+  net->to(ctx.device);
+  net->eval();
+  const torch::Tensor codes = EncodeImages(net, ctx.data->images, ctx.device);
+  return codes.flatten(1).to(ctx.device);
+}
+
+}  // namespace
+
+StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& tokenizer) {
+  const StageConfig& sc = ctx.train().joint;
+  const fusion::TransformerConfig& tc = ctx.config.transformer;
+  const std::string dir = ctx.Path(kJointStageDir);
+  torch::manual_seed(ctx.train().seed + 1);
+  DUET_ASSIGN_OR_RETURN(language::TextEncoder encoder,
+                        language::MakeTextEncoder(ctx.config.text_encoder));
+  fusion::MultimodalTransformer transformer(tc);
+  encoder->to(ctx.device);
+  transformer->to(ctx.device);
+  const std::vector<NamedModule> modules = {{model::kTextEncoderPrefix, encoder.ptr().get()},
+                                            {model::kTransformerPrefix, transformer.ptr().get()}};
+  AdamW adam(NamedParameters(modules), {0.9, 0.99, 1e-8, sc.weight_decay});
+  int64_t step = LatestCheckpointStep(dir);
+  if (step > 0) {
+    DUET_ASSIGN_OR_RETURN(step, LoadCheckpoint(CheckpointPath(dir, step), modules, &adam));
+  }
+  if (step >= sc.steps) return true;
+  DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, DatasetCodes(ctx));
+  DUET_ASSIGN_OR_RETURN(
+      const CaptionTable table,
+      BuildCaptionTable(tokenizer, *ctx.data, tc.text_prefix_len, tc.max_caption_len));
+  const std::vector<int64_t> pool = ctx.data->Indices(Split::kTrain);
+  if (pool.empty()) return absl::InvalidArgumentError("dataset has no training images");
+  const int64_t stop =
+      ctx.options->until_step > 0 ? std::min(ctx.options->until_step, sc.steps) : sc.steps;
+  TrainLog log(ctx.Path(kMetricsFile), "joint", sc.steps, step);
+  int64_t samples = 0;
+  while (step < stop) {
+    const JointBatch batch =
+        SampleJointBatch(table, *ctx.data, pool, ctx.train().seed, step, sc.batch_size,
+                         tc.prompt_dropout, tc.text_prefix_len, tc.max_caption_len);
+    const JointLosses losses = Forward(encoder, transformer, batch, codes, ctx.device);
+    const torch::Tensor loss = losses.t2i + losses.i2t;
+    loss.backward();
+    const double norm = sc.grad_clip > 0 ? adam.ClipGradNorm(sc.grad_clip) : 0.0;
+    const double lr = LearningRate(sc, step);
+    adam.Step(lr);
+    ++step;
+    samples += 2 * sc.batch_size;
+    if (step % ctx.train().log_every == 0 || step == stop) {
+      DUET_RETURN_IF_ERROR(log.Record(step, samples,
+                                      {{"loss", loss.item<double>()},
+                                       {"loss_t2i", losses.t2i.item<double>()},
+                                       {"loss_i2t", losses.i2t.item<double>()},
+                                       {"lr", lr},
+                                       {"grad_norm", norm}}));
+      samples = 0;
+    }
+    if (step % ctx.train().checkpoint_every == 0 || step == stop) {
+      DUET_RETURN_IF_ERROR(SaveCheckpoint(dir, step, modules, &adam, {{"stage", "joint"}},
+                                          ctx.train().keep_checkpoints));
+    }
+  }
+  return step >= sc.steps;
+}
+
+}  // namespace duet::training

@@ -1,0 +1,83 @@
+// Implementation of training/judge.h.
+#include "training/judge.h"
+
+#include "training/adam.h"
+#include "training/rng.h"
+
+namespace duet::training {
+namespace {
+
+constexpr int64_t kChunk = 256;  // images per no-grad forward
+
+torch::nn::Conv2d Down(int in, int out) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1));
+}
+
+// Rolls each image by a few pixels (wrapping white borders around), a cheap augmentation.
+torch::Tensor Shift(const torch::Tensor& x, StepRng& rng) {
+  const int64_t max_shift = std::max<int64_t>(1, x.size(3) / 16);
+  std::vector<torch::Tensor> rows;
+  for (int64_t b = 0; b < x.size(0); ++b) {
+    const int64_t dy = rng.Below(2 * max_shift + 1) - max_shift;
+    const int64_t dx = rng.Below(2 * max_shift + 1) - max_shift;
+    rows.push_back(torch::roll(x[b], {dy, dx}, {1, 2}));
+  }
+  return torch::stack(rows);
+}
+
+}  // namespace
+
+JudgeImpl::JudgeImpl(int classes, int channels) {
+  const int c = channels;
+  features_ = register_module(
+      "features", torch::nn::Sequential(Down(3, c), torch::nn::ReLU(), Down(c, 2 * c),
+                                        torch::nn::ReLU(), Down(2 * c, 4 * c), torch::nn::ReLU(),
+                                        Down(4 * c, 4 * c), torch::nn::ReLU()));
+  classifier_ = register_module("classifier", torch::nn::Linear(4 * c, classes));
+}
+
+torch::Tensor JudgeImpl::forward(const torch::Tensor& images) {
+  return classifier_(features_->forward(images).mean({2, 3}));  // [B, 4c] -> [B, classes]
+}
+
+StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& pool,
+                           const JudgeOptions& options, torch::Device device) {
+  if (pool.empty()) return absl::InvalidArgumentError("the judge needs training images");
+  torch::manual_seed(options.seed);
+  Judge judge(static_cast<int>(dataset.concepts.size()), options.channels);
+  judge->to(device);
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& item : judge->named_parameters()) params.emplace_back(item.key(), item.value());
+  AdamW adam(params, {0.9, 0.99, 1e-8, 0.0});
+  const int64_t n = static_cast<int64_t>(pool.size());
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    StepRng rng(options.seed, RngStream::kEval, static_cast<uint64_t>(epoch));
+    std::vector<int64_t> order = pool;
+    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.Below(i + 1)]);
+    for (int64_t first = 0; first < n; first += options.batch_size) {
+      const int64_t count = std::min<int64_t>(options.batch_size, n - first);
+      const torch::Tensor index =
+          torch::tensor(std::vector<int64_t>(order.begin() + first, order.begin() + first + count));
+      const torch::Tensor x = Shift(ImagesToFloat(dataset.images.index_select(0, index)), rng);
+      const torch::Tensor labels = dataset.ids.index_select(0, index).to(device);
+      const torch::Tensor loss =
+          torch::nn::functional::cross_entropy(judge->forward(x.to(device)), labels);
+      loss.backward();
+      adam.Step(options.lr);
+    }
+  }
+  judge->eval();
+  return judge;
+}
+
+torch::Tensor JudgeLogits(Judge& judge, const torch::Tensor& images, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (int64_t first = 0; first < images.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, images.size(0) - first);
+    parts.push_back(judge->forward(images.narrow(0, first, n).to(device)).cpu());
+  }
+  return torch::cat(parts);
+}
+
+}  // namespace duet::training
