@@ -72,7 +72,10 @@ std::string EvalReport(const nlohmann::json& r) {
       "\nThe judge on real validation images (its ceiling): top-1 ", Num(real["top1"]), ", top-5 ",
       Num(real["top5"]), ".\n\n", "## Diversity\n\nMean pairwise RMS pixel distance between ",
       diversity.value("drafts", 0), " drafts of one prompt, over ", diversity.value("prompts", 0),
-      " prompts: ", Num(diversity["mean_pairwise_rms"], "%.4f"), ".\n\nSettings: `",
+      " prompts: ", Num(diversity["mean_pairwise_rms"], "%.4f"),
+      ". The same prompt and seeds sampled twice gave ",
+      diversity.value("same_seed_identical", false) ? "identical" : "DIFFERENT",
+      " drafts.\n\nSettings: `",
       At(r, {"settings"}).dump(), "`.\n");
   return md;
 }

@@ -163,6 +163,14 @@ std::vector<Prompt> ValPrompts(const Context& ctx, const std::vector<int64_t>& v
   return prompts;
 }
 
+// Up to `count` of `indices`, evenly spaced, so a sample covers every category.
+std::vector<int64_t> EvenlySpaced(const std::vector<int64_t>& indices, size_t count) {
+  if (indices.size() <= count) return indices;
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(indices[i * indices.size() / count]);
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -215,14 +223,21 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
 StatusOr<nlohmann::json> DiversitySection(const Context& ctx, const std::vector<Prompt>& prompts) {
   const int64_t count = std::min<int64_t>(ctx.options->diversity_prompts, prompts.size());
   double sum = 0;
+  bool same_seed_identical = false;
   for (int64_t p = 0; p < count; ++p) {
     std::vector<uint64_t> seeds;
     for (int d = 0; d < ctx.options->drafts; ++d) seeds.push_back(ctx.options->seed + 1000 + d);
     const std::vector<std::string> texts(ctx.options->drafts, prompts[p].text);
     DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
     sum += MeanPairwiseDistance(DecodeCodes(ctx, codes));
+    if (p == 0) {
+      // Same prompt, same seeds, a second time: the drafts must come back identical.
+      DUET_ASSIGN_OR_RETURN(const torch::Tensor again, GenerateCodes(ctx, texts, seeds));
+      same_seed_identical = torch::equal(codes, again);
+    }
   }
   return nlohmann::json{{"mean_pairwise_rms", count > 0 ? sum / static_cast<double>(count) : 0.0},
+                        {"same_seed_identical", same_seed_identical},
                         {"prompts", count},
                         {"drafts", ctx.options->drafts}};
 }
@@ -261,7 +276,7 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
                        {"concepts", data.concepts.size()}};
   results["image_tokenizer"] = ImageTokenizerSection(ctx, val);
   DUET_ASSIGN_OR_RETURN(results["captioning"]["val"], CaptionSection(ctx, val));
-  train.resize(std::min<size_t>(train.size(), static_cast<size_t>(options.train_captions)));
+  train = EvenlySpaced(train, static_cast<size_t>(options.train_captions));
   if (!train.empty()) {
     DUET_ASSIGN_OR_RETURN(results["captioning"]["train"], CaptionSection(ctx, train));
   }

@@ -7,6 +7,7 @@
 #include "common/tensor_io.h"
 #include "fusion/transformer.h"
 #include "model/duet_model.h"
+#include "model/torch_threads.h"
 #include "training/batches.h"
 #include "training/checkpoint.h"
 #include "training/stages.h"
@@ -106,7 +107,7 @@ Status RunTraining(const TrainOptions& options) {
   ctx.data = &data;
   ctx.config = options.model;
   DUET_ASSIGN_OR_RETURN(ctx.device, ParseDevice(options.train.device));
-  if (options.train.threads > 0) torch::set_num_threads(options.train.threads);
+  model::UseTorchThreads(options.train.threads);
   std::error_code error;
   std::filesystem::create_directories(options.out_dir, error);
   if (error)

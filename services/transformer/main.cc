@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "model/duet_model.h"
+#include "model/torch_threads.h"
 #include "services/common/server_main.h"
 #include "services/transformer/scheduler.h"
 #include "services/transformer/transformer_service.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
     return code;
   }
+  model::UseTorchThreads();  // the scheduler decodes on one thread: give it every core
   StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
   StatusOr<int64_t> max_rows = flags.GetInt("max_rows", 1, 65536);
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());

@@ -168,6 +168,7 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
     EXPECT_GE(r["round_trip"][lang]["rate"].get<double>(), 0.0);
   }
   EXPECT_GT(r["diversity"]["mean_pairwise_rms"].get<double>(), 0.0);  // temperature 1 varies
+  EXPECT_TRUE(r["diversity"]["same_seed_identical"].get<bool>());
   EXPECT_GT(r["text_to_image"]["judge_real_val"]["top5"].get<double>(), 0.0);
   auto report = ReadFile(o.report_path);
   ASSERT_TRUE(report.ok());
