@@ -18,7 +18,7 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"train-captions", "", "training images also captioned", "64"},
       {"drafts", "", "drafts per prompt for diversity", "4"},
       {"diversity-prompts", "", "prompts used for diversity", "8"},
-      {"judge-epochs", "", "epochs of the judge classifier", "10"},
+      {"judge-epochs", "", "epochs of the judge classifier", "40"},
       {"seed", "s", "sampling and judge seed", "0"},
       {"temperature", "", "text->image sampling temperature", "1"},
       {"guidance", "", "text->image guidance scale", "3"},

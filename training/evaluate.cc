@@ -211,12 +211,25 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
     (*round_trip)[LanguageName(language)] = {{"rate", static_cast<double>(returned) / n},
                                              {"n", rows.size()}};
   }
-  const torch::Tensor real = ImagesToFloat(ctx.data->images.index_select(0, torch::tensor(val)));
-  const torch::Tensor real_logits = JudgeLogits(judge, real, device);
-  const torch::Tensor real_labels = ctx.data->ids.index_select(0, torch::tensor(val));
-  out["judge_real_val"] = {{"top1", TopKAccuracy(real_logits, real_labels, 1)},
-                           {"top5", TopKAccuracy(real_logits, real_labels, 5)},
-                           {"n", val.size()}};
+  // The judge on real images: the validation style (a cross-style test for the judge too) and
+  // the trained style of the same held-out concepts, which is what the generator learned.
+  auto judge_real = [&](const std::vector<int64_t>& indices) {
+    const torch::Tensor index = torch::tensor(indices);
+    const torch::Tensor logits =
+        JudgeLogits(judge, ImagesToFloat(ctx.data->images.index_select(0, index)), device);
+    const torch::Tensor labels = ctx.data->ids.index_select(0, index);
+    return nlohmann::json{{"top1", TopKAccuracy(logits, labels, 1)},
+                          {"top5", TopKAccuracy(logits, labels, 5)},
+                          {"n", indices.size()}};
+  };
+  out["judge_real_val"] = judge_real(val);
+  std::set<int64_t> heldout;
+  for (const Prompt& p : prompts) heldout.insert(p.concept_id);
+  std::vector<int64_t> trained_style;
+  for (int64_t i : ctx.data->Indices(Split::kTrain)) {
+    if (heldout.count(ctx.data->ids[i].item<int64_t>()) > 0) trained_style.push_back(i);
+  }
+  if (!trained_style.empty()) out["judge_real_train_style"] = judge_real(trained_style);
   return out;
 }
 

@@ -19,7 +19,7 @@ struct EvalOptions {
   int64_t train_captions = 64;    // training images also captioned (seen-style reference)
   int drafts = 4;                 // drafts per prompt for diversity, >= 2
   int64_t diversity_prompts = 8;  // prompts (English, then Korean) used for diversity
-  int judge_epochs = 10;
+  int judge_epochs = 40;
   uint64_t seed = 0;           // sampling seeds and judge initialisation
   float temperature = 1.0f;    // text->image sampling
   float guidance = 3.0f;       // text->image classifier-free guidance
