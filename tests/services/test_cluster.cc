@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "gtest/gtest.h"
+#include "tests/model/tiny_duet.h"
 #include "vision/png_codec.h"
 
 namespace duet::services::testing {
@@ -21,26 +22,16 @@ std::vector<std::string> Corpus() {
           "a house with a red roof", "빨간 지붕의 집", "a lamp on a desk", "책상 위의 램프"};
 }
 
+// The shared tiny model (tests/model/tiny_duet.h) at 64 px, so a draft takes 64 decoding steps
+// (patch 4 -> 16, stride 2 -> grid 8) and cancellation has time to land mid-generation.
 model::ModelConfig TinyConfig() {
-  model::ModelConfig c;
+  model::ModelConfig c = model::testing::TinyModelConfig();
   c.name = "duet-services-test";
   c.text_encoder.vocab_size = 512;
   c.text_encoder.max_len = 16;
-  c.text_encoder.d_model = 16;
-  c.text_encoder.n_layers = 1;
-  c.text_encoder.n_heads = 2;
-  c.text_encoder.d_ff = 32;
-  c.image_tokenizer.resolution = 64;  // patch 4 -> 16, stride 2 -> grid 8: 64 steps per image
-  c.image_tokenizer.patch = 4;
-  c.image_tokenizer.channels = 8;
-  c.image_tokenizer.res_blocks = 1;
-  c.image_tokenizer.fsq_levels = {4, 4};
-  c.transformer.d_model = 32;
-  c.transformer.n_layers = 2;
-  c.transformer.n_heads = 2;
-  c.transformer.d_ff = 64;
+  c.image_tokenizer.resolution = 64;
   c.transformer.window = 4;
-  c.transformer.global_every = 2;
+  c.transformer.max_caption_len = fusion::TransformerConfig().max_caption_len;
   c.Derive();
   return c;
 }
