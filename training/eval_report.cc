@@ -72,14 +72,14 @@ std::string EvalReport(const nlohmann::json& r) {
   md += absl::StrCat(
       "\nThe judge on real images of the same concepts: in the style the generator was trained "
       "on (the judge's ceiling here), top-1 ",
-      Num(trained["top1"]), ", top-5 ", Num(trained["top5"]),
-      "; in the held-out style, top-1 ", Num(real["top1"]), ", top-5 ", Num(real["top5"]), ".\n\n", "## Diversity\n\nMean pairwise RMS pixel distance between ",
-      diversity.value("drafts", 0), " drafts of one prompt, over ", diversity.value("prompts", 0),
+      Num(trained["top1"]), ", top-5 ", Num(trained["top5"]), "; in the held-out style, top-1 ",
+      Num(real["top1"]), ", top-5 ", Num(real["top5"]), ".\n\n",
+      "## Diversity\n\nMean pairwise RMS pixel distance between ", diversity.value("drafts", 0),
+      " drafts of one prompt, over ", diversity.value("prompts", 0),
       " prompts: ", Num(diversity["mean_pairwise_rms"], "%.4f"),
       ". The same prompt and seeds sampled twice gave ",
       diversity.value("same_seed_identical", false) ? "identical" : "DIFFERENT",
-      " drafts.\n\nSettings: `",
-      At(r, {"settings"}).dump(), "`.\n");
+      " drafts.\n\nSettings: `", At(r, {"settings"}).dump(), "`.\n");
   return md;
 }
 

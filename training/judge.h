@@ -33,8 +33,9 @@ struct JudgeOptions {
 };
 
 // Trains a judge on dataset images `pool` (labels: concept ids). Augmentation: random shifts of
-// up to 1/16 of the side, a brightness offset and Gaussian pixel noise. Deterministic for a seed on one device and thread
-// count. InvalidArgument for an empty pool. Not thread-safe (uses torch's global seed).
+// up to 1/16 of the side, a brightness offset and Gaussian pixel noise. Deterministic for a seed on
+// one device and thread count. InvalidArgument for an empty pool. Not thread-safe (uses torch's
+// global seed).
 StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& pool,
                            const JudgeOptions& options, torch::Device device);
 
