@@ -70,7 +70,7 @@ StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& p
     StepRng rng(options.seed, RngStream::kEval, static_cast<uint64_t>(epoch));
     std::vector<int64_t> order = pool;
     for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.Below(i + 1)]);
-    double loss_sum = 0;
+    torch::Tensor loss_sum = torch::zeros({}, device);  // read once per logged epoch: no sync
     int64_t batches = 0;
     for (int64_t first = 0; first < n; first += options.batch_size) {
       const int64_t count = std::min<int64_t>(options.batch_size, n - first);
@@ -82,12 +82,12 @@ StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& p
           torch::nn::functional::cross_entropy(judge->forward(x.to(device)), labels);
       loss.backward();
       adam.Step(options.lr);
-      loss_sum += loss.item<double>();
+      loss_sum += loss.detach();
       ++batches;
     }
     if ((epoch + 1) % 10 != 0 && epoch + 1 != options.epochs) continue;
     DUET_LOG(INFO) << "judge epoch " << epoch + 1 << "/" << options.epochs << " loss "
-                   << loss_sum / static_cast<double>(std::max<int64_t>(1, batches));
+                   << loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(1, batches));
   }
   judge->eval();
   return judge;
