@@ -26,13 +26,15 @@ torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const 
   const torch::Tensor values = v.narrow(2, 0, kv_len);
   const torch::Tensor visible = BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  torch::Tensor scores = torch::matmul(q, keys.transpose(-2, -1)) * scale;  // [B, H, Tq, Tk]
+  // Products in the inputs' dtype, softmax in float32.
+  torch::Tensor scores =
+      torch::matmul(q, keys.transpose(-2, -1)).to(torch::kFloat32) * scale;  // [B, H, Tq, Tk]
   scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
   // A row with no visible key would be NaN after softmax; it is defined as zero.
   const torch::Tensor any_visible = visible.any(-1, /*keepdim=*/true);  // [B, 1, Tq, 1]
   scores = scores.masked_fill(any_visible.logical_not(), 0.0);
   const torch::Tensor probs = torch::softmax(scores, -1) * any_visible;
-  return torch::matmul(probs, values);  // [B, H, Tq, Dh]
+  return torch::matmul(probs.to(values.scalar_type()), values);  // [B, H, Tq, Dh]
 }
 
 namespace {
@@ -77,9 +79,11 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
                      const kernels::AttentionMask& mask) {
   const bool needs_grad =
       torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
+  // The fused CPU kernel takes float32 and bfloat16 (float32 accumulation either way).
+  const bool cpu_kernel = q.device().is_cpu() && (q.scalar_type() == torch::kFloat32 ||
+                                                  q.scalar_type() == torch::kBFloat16);
   const bool cuda = !needs_grad && CudaKernelApplies(q);
-  if (needs_grad || !(cpu_f32 || cuda)) {
+  if (needs_grad || !(cpu_kernel || cuda)) {
     return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask);
   }
   const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();

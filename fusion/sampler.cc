@@ -1,6 +1,8 @@
 // Implementation of fusion/sampler.h: filtering and inverse-CDF sampling in float64 on the CPU.
 #include "fusion/sampler.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,41 +10,64 @@
 namespace duet::fusion {
 namespace {
 
-// Picks one index from `logits` (length V) after temperature, top-k and top-p.
+// The index of the largest logit; ties go to the lowest index.
+int64_t Argmax(const float* logits, int64_t V) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < V; ++i) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
+}
+
+// Inverse-CDF draw from weights[0..n) (unnormalised); returns a position in [0, n).
+int64_t Draw(const std::vector<double>& weights, int64_t n, DraftRng& rng) {
+  const double mass = std::accumulate(weights.begin(), weights.begin() + n, 0.0);
+  const double target = rng.Uniform() * mass;
+  double cumulative = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    cumulative += weights[i];
+    if (target < cumulative) return i;
+  }
+  return n - 1;
+}
+
+// Picks one index from `logits` (length V) after temperature, top-k and top-p. Without top-k or
+// top-p the draw runs over the vocabulary in index order (no sort: O(V)); with them, over the
+// kept candidates in descending order (ties broken by index, so the order is fully determined).
 int64_t SampleRow(const float* logits, int64_t V, const SamplingParams& p, DraftRng& rng) {
+  const int64_t top_index = Argmax(logits, V);
+  if (p.temperature == 0.f) return top_index;
+  const double top = logits[top_index];
+  std::vector<double> weights;
+  if (p.top_k == 0 && p.top_p >= 1.f) {
+    weights.resize(V);
+    for (int64_t i = 0; i < V; ++i) weights[i] = std::exp((logits[i] - top) / p.temperature);
+    return Draw(weights, V, rng);
+  }
+  const int64_t kept = p.top_k > 0 ? std::min<int64_t>(p.top_k, V) : V;
   std::vector<int64_t> order(V);
   std::iota(order.begin(), order.end(), 0);
-  // Descending by logit; ties broken by index so the order is fully determined.
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
-  if (p.temperature == 0.f) return order[0];
-  const int64_t kept = p.top_k > 0 ? std::min<int64_t>(p.top_k, V) : V;
-  std::vector<double> probs(kept);
-  const double top = logits[order[0]];
+  std::partial_sort(order.begin(), order.begin() + kept, order.end(), [&](int64_t a, int64_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  weights.resize(kept);
   double total = 0;
   for (int64_t i = 0; i < kept; ++i) {
-    probs[i] = std::exp((logits[order[i]] - top) / p.temperature);
-    total += probs[i];
+    weights[i] = std::exp((logits[order[i]] - top) / p.temperature);
+    total += weights[i];
   }
   int64_t nucleus = kept;
   if (p.top_p < 1.f) {
     double cumulative = 0;
     for (int64_t i = 0; i < kept; ++i) {
-      cumulative += probs[i] / total;
+      cumulative += weights[i] / total;
       if (cumulative >= p.top_p) {
         nucleus = i + 1;
         break;
       }
     }
   }
-  const double mass = std::accumulate(probs.begin(), probs.begin() + nucleus, 0.0);
-  const double target = rng.Uniform() * mass;
-  double cumulative = 0;
-  for (int64_t i = 0; i < nucleus; ++i) {
-    cumulative += probs[i];
-    if (target < cumulative) return order[i];
-  }
-  return order[nucleus - 1];
+  return order[Draw(weights, nucleus, rng)];
 }
 
 }  // namespace
@@ -82,7 +107,10 @@ std::vector<int64_t> SampleTokens(const torch::Tensor& logits, const SamplingPar
   TORCH_CHECK(static_cast<int64_t>(rngs.size()) == B, "one rng per row is required");
   std::vector<int64_t> tokens(B);
   const float* data = rows.data_ptr<float>();
-  for (int64_t b = 0; b < B; ++b) tokens[b] = SampleRow(data + b * V, V, params, rngs[b]);
+  // Rows are independent (each has its own stream), so they are drawn in parallel.
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) tokens[b] = SampleRow(data + b * V, V, params, rngs[b]);
+  });
   return tokens;
 }
 

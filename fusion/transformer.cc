@@ -1,6 +1,7 @@
 // Implementation of fusion/transformer.h, in the order of the diagram: attention, MLP, block, model.
 #include "fusion/transformer.h"
 
+#include "common/mixed_precision.h"
 #include "fusion/attention.h"
 
 namespace duet::fusion {
@@ -19,7 +20,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
   auto heads = [&](const torch::Tensor& t) {  // [B, T, C] -> [B, H, T, Dh]
     return t.view({B, T, n_heads_, C / n_heads_}).transpose(1, 2);
   };
-  const auto parts = qkv(x).chunk(3, /*dim=*/-1);
+  const auto parts = Linear(qkv, x).chunk(3, /*dim=*/-1);  // compute dtype
   const torch::Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
   const kernels::AttentionMask mask{layout.prefix_len, window_};
   torch::Tensor y;
@@ -29,7 +30,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
   } else {
     y = Attend(q, k, v, T, 0, layout.valid, mask);
   }
-  return proj(y.transpose(1, 2).reshape({B, T, C}));  // [B, T, C]
+  return Linear(proj, y.transpose(1, 2).reshape({B, T, C}));  // [B, T, C]
 }
 
 MlpImpl::MlpImpl(int d_model, int d_ff) {
@@ -38,7 +39,7 @@ MlpImpl::MlpImpl(int d_model, int d_ff) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2(torch::gelu(fc1(x)));  // [B, T, C]
+  return Linear(fc2, torch::gelu(Linear(fc1, x)));  // [B, T, C]
 }
 
 BlockImpl::BlockImpl(const TransformerConfig& config, int layer) {
@@ -50,8 +51,9 @@ BlockImpl::BlockImpl(const TransformerConfig& config, int layer) {
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, int64_t start, const PrefixLayout& layout,
                                  KVCache* cache) {
-  torch::Tensor h = x + attention(norm1(x), start, layout, cache);
-  return h + mlp(norm2(h));  // [B, T, C]
+  // The residual stream stays float32; the branches compute in the matmul dtype.
+  torch::Tensor h = x + attention(Norm32(norm1, x), start, layout, cache);
+  return h + mlp(Norm32(norm2, h));  // [B, T, C] float32
 }
 
 MultimodalTransformerImpl::MultimodalTransformerImpl(const TransformerConfig& config)
@@ -88,7 +90,7 @@ std::pair<torch::Tensor, PrefixLayout> MultimodalTransformerImpl::EmbedTextPrefi
   const torch::Tensor keep = drop.logical_not().to(text.dtype()).view({-1, 1, 1});
   const torch::Tensor null_rows = torch::cat(  // The null prefix at position 0, zeros after.
       {null_prefix.view({1, 1, -1}), torch::zeros({1, P - 1, config_.d_model}, text.options())}, 1);
-  torch::Tensor x = keep * text_proj(text) + (1 - keep) * null_rows;  // [B, P, C]
+  torch::Tensor x = keep * Linear(text_proj, text) + (1 - keep) * null_rows;  // [B, P, C] fp32
   const torch::Tensor valid = torch::where(drop, torch::ones_like(lengths), lengths);
   return {x, PrefixLayout{P, valid.to(torch::kInt32)}};
 }
@@ -124,7 +126,7 @@ torch::Tensor MultimodalTransformerImpl::forward(const torch::Tensor& x, Task ta
                     task_embed->weight[static_cast<int>(task)];  // [B, T, C]
   for (const auto& layer : *layers) h = layer->as<Block>()->forward(h, start, layout, cache);
   if (cache != nullptr) cache->Advance(T);
-  return final_norm(h);  // [B, T, C]
+  return Norm32(final_norm, h);  // [B, T, C] float32
 }
 
 torch::Tensor MultimodalTransformerImpl::TextToImageLogits(const torch::Tensor& text,
@@ -155,8 +157,21 @@ KVCache MultimodalTransformerImpl::NewCache(Task task, int64_t batch) const {
   const int64_t capacity = task == Task::kTextToImage
                                ? config_.text_prefix_len + config_.image_tokens()
                                : config_.image_tokens() + config_.max_caption_len;
+  const torch::ScalarType dtype = ComputeDtype();  // keys and values come out of qkv in it
   return KVCache(config_.n_layers, batch, config_.n_heads, capacity, config_.head_dim(),
-                 torch::TensorOptions().dtype(null_prefix.dtype()).device(null_prefix.device()));
+                 torch::TensorOptions().dtype(dtype).device(null_prefix.device()));
+}
+
+torch::Tensor MultimodalTransformerImpl::ImageLogits(const torch::Tensor& hidden) {
+  return Linear(image_head, hidden).to(torch::kFloat32);
+}
+
+torch::Tensor MultimodalTransformerImpl::TextLogits(const torch::Tensor& hidden) {
+  return Linear(text_head, hidden).to(torch::kFloat32);
+}
+
+torch::ScalarType MultimodalTransformerImpl::ComputeDtype() const {
+  return duet::ComputeDtypeFor(image_head->weight);  // every linear layer shares one dtype
 }
 
 void InitWeights(torch::nn::Module& module) {

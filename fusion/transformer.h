@@ -4,7 +4,8 @@
 // Layouts (P = text_prefix_len, N = image_grid^2, L = max_caption_len):
 //   text->image: [text prefix, P positions][start, c_0 .. c_{N-2}]   predicts c_0 .. c_{N-1}
 //   image->text: [image codes, N positions][BOS, y_0 .. y_{L-2}]    predicts y_0 .. y_{L-1}
-// Shapes are [B, T, C] for activations and [B, H, T, Dh] inside attention.
+// Shapes are [B, T, C] for activations and [B, H, T, Dh] inside attention. Precision: the
+// residual stream, norms and logits are float32; linear layers and attention run in ComputeDtype().
 #pragma once
 
 #include <torch/torch.h>
@@ -79,8 +80,13 @@ class MultimodalTransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, Task task, int64_t start,
                         const PrefixLayout& layout, KVCache* cache = nullptr);
 
-  torch::Tensor ImageLogits(const torch::Tensor& hidden) { return image_head(hidden); }
-  torch::Tensor TextLogits(const torch::Tensor& hidden) { return text_head(hidden); }
+  // Head logits, always float32 (the product itself runs in the compute dtype).
+  torch::Tensor ImageLogits(const torch::Tensor& hidden);  // [.., C] -> [.., K]
+  torch::Tensor TextLogits(const torch::Tensor& hidden);   // [.., C] -> [.., V]
+
+  // The dtype the matrix products run in (common/mixed_precision.h): the linear weights' dtype
+  // after ConvertForInference, else the thread's compute dtype. KV caches are kept in it.
+  torch::ScalarType ComputeDtype() const;
 
   // Teacher-forced logits for training, scoring and tests.
   // text [B, P, text_dim], lengths [B], codes [B, N], drop [B] bool -> [B, N, K]

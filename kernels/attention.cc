@@ -33,8 +33,8 @@ absl::Status ValidateAttentionArgs(const AttentionArgs& args) {
                      args.q_start + args.q_len));
   }
   if (args.kv_capacity != 0 && args.kv_capacity < args.kv_len) {
-    return absl::InvalidArgumentError(absl::StrCat("kv_capacity must be >= kv_len=", args.kv_len,
-                                                   ", got ", args.kv_capacity));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kv_capacity must be >= kv_len=", args.kv_len, ", got ", args.kv_capacity));
   }
   if (args.mask.prefix_len < 0 || args.mask.window < 0) {
     return absl::InvalidArgumentError("mask.prefix_len and mask.window must be >= 0");
@@ -49,20 +49,14 @@ absl::Status AttentionPrefill(const AttentionArgs& args) {
   if (args.q_start != 0 || args.q_len != args.kv_len) {
     return absl::InvalidArgumentError("prefill needs q_start == 0 and q_len == kv_len");
   }
-  if (args.dtype != ElementType::kF32) {
-    return absl::InvalidArgumentError("CPU attention supports float32 only");
-  }
-  return AttentionCpu(args);
+  return AttentionCpu(args);  // checks the dtype: kF32 and kBF16 only
 }
 
 absl::Status AttentionDecode(const AttentionArgs& args) {
   if (args.q_start + args.q_len != args.kv_len) {
     return absl::InvalidArgumentError("decode needs q_start + q_len == kv_len");
   }
-  if (args.dtype != ElementType::kF32) {
-    return absl::InvalidArgumentError("CPU attention supports float32 only");
-  }
-  return AttentionCpu(args);
+  return AttentionCpu(args);  // checks the dtype: kF32 and kBF16 only
 }
 
 }  // namespace duet::kernels

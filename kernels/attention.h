@@ -4,6 +4,8 @@
 // Shapes (row-major, contiguous in the last dim):
 //   q, out: [B, H, Tq, D]            queries at absolute positions q_start .. q_start + Tq - 1
 //   k, v:   [B, H, kv_capacity, D]   keys at positions 0 .. kv_len - 1 (a prefix of a KV cache)
+// q, k, v and out all hold `dtype`: kF32 = float, kF16 = IEEE half, kBF16 = raw bfloat16 (the
+// upper 16 bits of a float32, e.g. uint16_t or c10::BFloat16), 2-byte aligned.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,7 @@ struct AttentionArgs {
   const void* k = nullptr;
   const void* v = nullptr;
   void* out = nullptr;
-  ElementType dtype = ElementType::kF32;
+  ElementType dtype = ElementType::kF32;  // of q, k, v and out alike
   int64_t batch = 0;
   int64_t heads = 0;
   int64_t q_len = 0;        // Tq
@@ -37,15 +39,21 @@ struct AttentionArgs {
 absl::Status ValidateAttentionArgs(const AttentionArgs& args);
 
 // Plain reference: one query row at a time, scores for all kv_len keys, float64 accumulation not
-// used (same precision as the inputs, float32 only). Rows with no visible key are written as zeros.
-// Thread-safe; uses only the calling thread.
+// used (same precision as the inputs). kF32 only; other dtypes are InvalidArgument. Rows with no
+// visible key are written as zeros. Thread-safe; uses only the calling thread.
 absl::Status AttentionReference(const AttentionArgs& args);
 
-// Prefill over a whole sequence (q_start == 0, q_len == kv_len) on CPU, float32.
+// CPU entry points: host pointers, dtype kF32 or kBF16 (kF16 is InvalidArgument; it runs only on
+// the CUDA kernels). bf16 is converted to float32 inside each tile and everything accumulates in
+// float32 (scores, online softmax, P V); out is rounded to bf16 once, to nearest even. No whole
+// tensor is converted or copied. The result for one (b, h, query row) is bitwise the same whatever
+// the batch size, thread count or schedule, and from run to run.
+
+// Prefill over a whole sequence (q_start == 0, q_len == kv_len) on CPU.
 // Dispatches to the fastest CPU implementation available.
 absl::Status AttentionPrefill(const AttentionArgs& args);
 
-// Decode: a few new queries (q_start == kv_len - q_len) against a KV cache, CPU float32.
+// Decode: a few new queries (q_start == kv_len - q_len) against a KV cache, on CPU.
 absl::Status AttentionDecode(const AttentionArgs& args);
 
 }  // namespace duet::kernels

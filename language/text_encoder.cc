@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 
 namespace duet::language {
@@ -45,14 +46,15 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   const int64_t head_dim = width / n_heads_;
   // [B, T, 3D] -> [3, B, H, T, Dh]: q, k, v are consecutive D-wide slices, heads inside each.
   const torch::Tensor qkv =
-      qkv_(x).view({batch, time, 3, n_heads_, head_dim}).permute({2, 0, 3, 1, 4});
+      Linear(qkv_, x).view({batch, time, 3, n_heads_, head_dim}).permute({2, 0, 3, 1, 4});
   const torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, Dh]
-  torch::Tensor scores =
-      torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim));
+  // Products in the compute dtype, softmax in float32 (common/mixed_precision.h).
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat32) /
+                         std::sqrt(static_cast<double>(head_dim));
   scores = scores.masked_fill(key_mask.logical_not(),
                               -std::numeric_limits<float>::infinity());  // [B, H, T, T]
-  const torch::Tensor y = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, Dh]
-  return proj_(y.transpose(1, 2).reshape({batch, time, width}));         // [B, T, D]
+  const torch::Tensor y = torch::matmul(torch::softmax(scores, -1).to(v.scalar_type()), v);
+  return Linear(proj_, y.transpose(1, 2).reshape({batch, time, width}));  // [B, T, D]
 }
 
 MlpImpl::MlpImpl(const TextEncoderConfig& config)
@@ -60,7 +62,7 @@ MlpImpl::MlpImpl(const TextEncoderConfig& config)
       fc2_(register_module("fc2", torch::nn::Linear(config.d_ff, config.d_model))) {}
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2_(torch::gelu(fc1_(x)));  // [B, T, F] inside, exact (erf) GELU
+  return Linear(fc2_, torch::gelu(Linear(fc1_, x)));  // [B, T, F] inside, exact (erf) GELU
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const TextEncoderConfig& config)
@@ -70,8 +72,8 @@ EncoderLayerImpl::EncoderLayerImpl(const TextEncoderConfig& config)
       mlp_(register_module("mlp", Mlp(config))) {}
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask) {
-  torch::Tensor h = x + attention_(norm1_(x), key_mask);  // [B, T, D]
-  return h + mlp_(norm2_(h));                             // [B, T, D]
+  torch::Tensor h = x + attention_(Norm32(norm1_, x), key_mask);  // [B, T, D] float32
+  return h + mlp_(Norm32(norm2_, h));                             // [B, T, D] float32
 }
 
 TextEncoderImpl::TextEncoderImpl(const TextEncoderConfig& config)
@@ -103,7 +105,7 @@ torch::Tensor TextEncoderImpl::forward(const torch::Tensor& ids, const torch::Te
   const torch::Tensor key_mask = real.view({batch, 1, 1, time});             // [B, 1, 1, T]
   torch::Tensor x = token_embedding_(ids) + position_embedding_(positions);  // [B, T, D]
   for (const auto& layer : *layers_) x = layer->as<EncoderLayerImpl>()->forward(x, key_mask);
-  return final_norm_(x).masked_fill(real.logical_not().unsqueeze(-1), 0.0);  // [B, T, D]
+  return Norm32(final_norm_, x).masked_fill(real.logical_not().unsqueeze(-1), 0.0);  // [B, T, D]
 }
 
 StatusOr<TextEncoder> MakeTextEncoder(const TextEncoderConfig& config) {

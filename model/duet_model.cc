@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/file.h"
+#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 #include "model/png_metadata.h"
 #include "vision/png_codec.h"
@@ -27,13 +28,15 @@ DuetModel::DuetModel(ModelConfig config, std::unique_ptr<TextPipeline> text,
   transformer_->eval();
 }
 
-StatusOr<std::unique_ptr<DuetModel>> DuetModel::Load(const std::string& dir) {
+StatusOr<std::unique_ptr<DuetModel>> DuetModel::Load(const std::string& dir,
+                                                     torch::ScalarType dtype) {
   DUET_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(dir));
   DUET_ASSIGN_OR_RETURN(SafetensorsFile weights, ReadSafetensors(dir + "/" + kWeightsFile));
-  DUET_ASSIGN_OR_RETURN(auto text, TextPipeline::Load(dir, config, weights));
-  DUET_ASSIGN_OR_RETURN(auto image, ImagePipeline::Load(config, weights));
+  DUET_ASSIGN_OR_RETURN(auto text, TextPipeline::Load(dir, config, weights, dtype));
+  DUET_ASSIGN_OR_RETURN(auto image, ImagePipeline::Load(config, weights, dtype));
   fusion::MultimodalTransformer transformer(config.transformer);
   DUET_RETURN_IF_ERROR(LoadModule(weights, kTransformerPrefix, transformer.ptr().get()));
+  ConvertForInference(*transformer, dtype);
   return std::unique_ptr<DuetModel>(
       new DuetModel(config, std::move(text), std::move(image), std::move(transformer)));
 }

@@ -38,8 +38,10 @@ struct CaptionResult {
 // transformer is shared). Wrap in a mutex or use the services for concurrency.
 class DuetModel {
  public:
-  // Loads config.json, tokenizer.model and model.safetensors from `dir`.
-  static StatusOr<std::unique_ptr<DuetModel>> Load(const std::string& dir);
+  // Loads config.json, tokenizer.model and model.safetensors (F32 or BF16 tensors) from `dir`;
+  // matrix products then run in `dtype` (common/compute_dtype.h picks it), weights converted once.
+  static StatusOr<std::unique_ptr<DuetModel>> Load(const std::string& dir,
+                                                   torch::ScalarType dtype = torch::kFloat32);
   // A randomly initialised model whose tokenizer is trained on `corpus`.
   static StatusOr<std::unique_ptr<DuetModel>> InitRandom(ModelConfig config,
                                                          const std::vector<std::string>& corpus,
@@ -56,6 +58,8 @@ class DuetModel {
                                                const fusion::SamplingParams& sampling);
 
   const ModelConfig& config() const { return config_; }
+  // The compute dtype of the transformer (float32 for InitRandom models).
+  torch::ScalarType dtype() const { return transformer_->ComputeDtype(); }
   TextPipeline& text() { return *text_; }
   ImagePipeline& image() { return *image_; }
   fusion::MultimodalTransformer transformer() { return transformer_; }

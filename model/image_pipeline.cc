@@ -1,6 +1,7 @@
 // Implementation of model/image_pipeline.h.
 #include "model/image_pipeline.h"
 
+#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 #include "vision/image_tensor.h"
 
@@ -12,9 +13,11 @@ ImagePipeline::ImagePipeline(ModelConfig config, vision::ImageTokenizer tokenize
 }
 
 StatusOr<std::unique_ptr<ImagePipeline>> ImagePipeline::Load(const ModelConfig& config,
-                                                             const SafetensorsFile& weights) {
+                                                             const SafetensorsFile& weights,
+                                                             torch::ScalarType dtype) {
   vision::ImageTokenizer tokenizer(config.image_tokenizer);
   DUET_RETURN_IF_ERROR(LoadModule(weights, kImageTokenizerPrefix, tokenizer.ptr().get()));
+  ConvertForInference(*tokenizer, dtype);
   return std::make_unique<ImagePipeline>(config, std::move(tokenizer));
 }
 
@@ -64,9 +67,10 @@ StatusOr<std::vector<vision::Image>> ImagePipeline::DecodeCodes(const torch::Ten
   vision::ImageTokenizer tokenizer = tokenizer_;
   DUET_RETURN_IF_ERROR(CatchTorch("decode codes", [&] {
     torch::NoGradGuard no_grad;
-    for (int64_t b = 0; b < codes.size(0); ++b) {
-      const torch::Tensor pixels = tokenizer->Decode(codes.narrow(0, b, 1).to(torch::kInt64));
-      images.push_back(vision::TensorToImages(pixels)[0]);
+    for (int64_t first = 0; first < codes.size(0); first += kDecodeBatch) {
+      const int64_t n = std::min(kDecodeBatch, codes.size(0) - first);
+      const torch::Tensor pixels = tokenizer->Decode(codes.narrow(0, first, n).to(torch::kInt64));
+      for (vision::Image& image : vision::TensorToImages(pixels)) images.push_back(std::move(image));
     }
   }));
   return images;

@@ -22,9 +22,11 @@ class ImagePipeline {
  public:
   ImagePipeline(ModelConfig config, vision::ImageTokenizer tokenizer);
 
-  // Reads the image_tokenizer.* tensors from `weights`.
+  // Reads the image_tokenizer.* tensors from `weights`; convolutions then run in `dtype`
+  // (common/mixed_precision.h), while pixels in and out stay float32.
   static StatusOr<std::unique_ptr<ImagePipeline>> Load(const ModelConfig& config,
-                                                       const SafetensorsFile& weights);
+                                                       const SafetensorsFile& weights,
+                                                       torch::ScalarType dtype = torch::kFloat32);
 
   // Decodes PNG/JPEG bytes (limits checked before pixels are allocated), composites alpha over
   // white, resizes to the model resolution. InvalidArgument names the image index.
@@ -32,8 +34,12 @@ class ImagePipeline {
                                                    const vision::ImageLimits& limits = {}) const;
   // Images of the model resolution (others are resized) -> codes [B, G, G] int64.
   StatusOr<torch::Tensor> EncodeImages(const std::vector<vision::Image>& images) const;
-  // Codes [B, G, G] -> images; each grid is decoded alone, so its pixels never depend on the batch.
+  // Codes [B, G, G] -> images, decoded in batches of kDecodeBatch grids. Every layer treats the
+  // images of a batch apart (tests/model check it bit for bit), so an image never depends on
+  // the others decoded with it.
   StatusOr<std::vector<vision::Image>> DecodeCodes(const torch::Tensor& codes) const;
+
+  static constexpr int64_t kDecodeBatch = 64;  // bounds activation memory (~70 MB at 64 px)
 
   vision::ImageTokenizer tokenizer() const { return tokenizer_; }
   const ModelConfig& config() const { return config_; }

@@ -1,6 +1,7 @@
 // Implementation of model/text_pipeline.h.
 #include "model/text_pipeline.h"
 
+#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 #include "language/text_batch.h"
 
@@ -14,7 +15,8 @@ TextPipeline::TextPipeline(ModelConfig config, language::Tokenizer tokenizer,
 
 StatusOr<std::unique_ptr<TextPipeline>> TextPipeline::Load(const std::string& dir,
                                                            const ModelConfig& config,
-                                                           const SafetensorsFile& weights) {
+                                                           const SafetensorsFile& weights,
+                                                           torch::ScalarType dtype) {
   DUET_ASSIGN_OR_RETURN(language::Tokenizer tokenizer,
                         language::Tokenizer::Load(dir + "/" + kTokenizerFile));
   if (tokenizer.vocab_size() != config.text_encoder.vocab_size) {
@@ -25,6 +27,7 @@ StatusOr<std::unique_ptr<TextPipeline>> TextPipeline::Load(const std::string& di
   DUET_ASSIGN_OR_RETURN(language::TextEncoder encoder,
                         language::MakeTextEncoder(config.text_encoder));
   DUET_RETURN_IF_ERROR(LoadModule(weights, kTextEncoderPrefix, encoder.ptr().get()));
+  ConvertForInference(*encoder, dtype);
   return std::make_unique<TextPipeline>(config, std::move(tokenizer), std::move(encoder));
 }
 

@@ -27,10 +27,12 @@ class TextPipeline {
  public:
   TextPipeline(ModelConfig config, language::Tokenizer tokenizer, language::TextEncoder encoder);
 
-  // Reads the tokenizer from <dir> and the text_encoder.* tensors from `weights`.
+  // Reads the tokenizer from <dir> and the text_encoder.* tensors from `weights`; the encoder's
+  // matrix products then run in `dtype` (common/mixed_precision.h), its output stays float32.
   static StatusOr<std::unique_ptr<TextPipeline>> Load(const std::string& dir,
                                                       const ModelConfig& config,
-                                                      const SafetensorsFile& weights);
+                                                      const SafetensorsFile& weights,
+                                                      torch::ScalarType dtype = torch::kFloat32);
 
   // Token ids per text. InvalidArgument names the text index: empty, invalid UTF-8, or more
   // than max_tokens tokens.

@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "model/duet_model.h"
 #include "tools/commands.h"
+#include "tools/dtype_flag.h"
 #include "tools/flags.h"
 
 namespace duet::tools {
@@ -15,6 +16,7 @@ const std::vector<FlagSpec>& Specs() {
       {"model", "m", "model directory", ""},
       {"temperature", "", "sampling temperature, 0 = greedy", "0"},
       {"seed", "s", "seed of image 0 (image i uses seed + i)", "0"},
+      DtypeFlagSpec(),
   };
   return specs;
 }
@@ -36,7 +38,8 @@ Status Caption(const Flags& flags, int* failures) {
   DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
   sampling.temperature = static_cast<float>(temperature);
   DUET_ASSIGN_OR_RETURN(sampling.seed, flags.GetUint64("seed"));
-  DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model")));
+  DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet caption"));
+  DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model"), dtype));
   for (const std::string& path : flags.positional()) {
     const Status status = CaptionFile(*engine, path, sampling);
     if (!status.ok()) {

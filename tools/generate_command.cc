@@ -6,6 +6,7 @@
 #include "common/file.h"
 #include "model/duet_model.h"
 #include "tools/commands.h"
+#include "tools/dtype_flag.h"
 #include "tools/flags.h"
 #include "tools/generate_flags.h"
 #include "tools/progress.h"
@@ -15,7 +16,7 @@ namespace {
 
 const std::vector<FlagSpec>& Specs() {
   static const std::vector<FlagSpec> specs = [] {
-    std::vector<FlagSpec> all = {{"model", "m", "model directory", ""}};
+    std::vector<FlagSpec> all = {{"model", "m", "model directory", ""}, DtypeFlagSpec()};
     for (const FlagSpec& spec : GenerateFlagSpecs()) all.push_back(spec);
     return all;
   }();
@@ -29,7 +30,8 @@ Status Generate(const Flags& flags) {
   }
   if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
   DUET_ASSIGN_OR_RETURN(const model::GenerateOptions options, ReadGenerateOptions(flags));
-  DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model")));
+  DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet generate"));
+  DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model"), dtype));
   const std::string prompt = flags.positional()[0];
   std::vector<model::Draft> drafts;
   {

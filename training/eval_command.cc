@@ -1,6 +1,7 @@
 // `duet eval`: evaluates a model directory on a dataset, writes JSON and a markdown report.
 #include <cstdio>
 
+#include "tools/dtype_flag.h"
 #include "tools/flags.h"
 #include "training/commands.h"
 #include "training/evaluate.h"
@@ -23,6 +24,7 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"temperature", "", "text->image sampling temperature", "1"},
       {"guidance", "", "text->image guidance scale", "3"},
       {"device", "", "judge device: cpu, cuda", "cpu"},
+      tools::DtypeFlagSpec(),
   };
   return specs;
 }
@@ -46,6 +48,7 @@ Status Eval(const tools::Flags& flags) {
   o.temperature = static_cast<float>(temperature);
   o.guidance = static_cast<float>(guidance);
   o.device = flags.Get("device");
+  DUET_ASSIGN_OR_RETURN(o.dtype, tools::ReadDtype(flags, "duet eval"));
   DUET_ASSIGN_OR_RETURN(const nlohmann::json results, Evaluate(o));
   std::printf("wrote %s and %s\n", o.json_path.c_str(), o.report_path.c_str());
   return absl::OkStatus();

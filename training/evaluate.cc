@@ -270,7 +270,7 @@ Status CheckOptions(const EvalOptions& options) {
 
 StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   DUET_RETURN_IF_ERROR(CheckOptions(options));
-  DUET_ASSIGN_OR_RETURN(auto model, model::DuetModel::Load(options.model_dir));
+  DUET_ASSIGN_OR_RETURN(auto model, model::DuetModel::Load(options.model_dir, options.dtype));
   DUET_ASSIGN_OR_RETURN(const Dataset data, ReadDataset(options.data_dir));
   if (data.resolution != model->config().image_tokenizer.resolution) {
     return absl::InvalidArgumentError(absl::StrCat("dataset resolution ", data.resolution,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "c10/core/ScalarType.h"
 #include "nlohmann/json.hpp"
 
 namespace duet::training {
@@ -24,6 +25,7 @@ struct EvalOptions {
   float temperature = 1.0f;    // text->image sampling
   float guidance = 3.0f;       // text->image classifier-free guidance
   std::string device = "cpu";  // the judge's device; generation runs on the CPU
+  torch::ScalarType dtype = torch::kFloat32;  // the model's compute dtype (common/compute_dtype.h)
 };
 
 // Runs every evaluation and returns

@@ -20,6 +20,7 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"seed", "s", "override: seed", ""},
       {"device", "", "override: cpu, cuda, cuda:N", ""},
       {"threads", "", "override: torch threads (0 = default)", ""},
+      {"dtype", "", "override: matmul dtype auto, bfloat16 or float32 (master weights float32)", ""},
       {"image-steps", "", "override: image.steps", ""},
       {"joint-steps", "", "override: joint.steps", ""},
       {"image-batch", "", "override: image.batch_size", ""},
@@ -63,6 +64,7 @@ Status ApplyOverrides(const tools::Flags& flags, TrainConfig* c) {
     DUET_ASSIGN_OR_RETURN(c->seed, flags.GetUint64("seed"));
   }
   if (!flags.Get("device").empty()) c->device = flags.Get("device");
+  if (!flags.Get("dtype").empty()) c->dtype = flags.Get("dtype");
   DUET_RETURN_IF_ERROR(integer("threads", &c->threads, 0, 1024));
   DUET_RETURN_IF_ERROR(integer("image-steps", &c->image.steps, 1, 100'000'000));
   DUET_RETURN_IF_ERROR(integer("joint-steps", &c->joint.steps, 1, 100'000'000));

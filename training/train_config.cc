@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "common/compute_dtype.h"
+
 namespace duet::training {
 namespace {
 
@@ -69,6 +71,7 @@ nlohmann::json TrainConfig::ToJson() const {
   return {{"seed", seed},
           {"device", device},
           {"threads", threads},
+          {"dtype", dtype},
           {"checkpoint_every", checkpoint_every},
           {"log_every", log_every},
           {"keep_checkpoints", keep_checkpoints},
@@ -80,11 +83,12 @@ nlohmann::json TrainConfig::ToJson() const {
 StatusOr<TrainConfig> TrainConfig::FromJson(const nlohmann::json& json) {
   TrainConfig c;
   DUET_RETURN_IF_ERROR(CheckKeys(json, "config",
-                                 {"seed", "device", "threads", "checkpoint_every", "log_every",
+                                 {"seed", "device", "threads", "dtype", "checkpoint_every", "log_every",
                                   "keep_checkpoints", "val_images", "image", "joint"}));
   DUET_RETURN_IF_ERROR(Read(json, "config", "seed", &c.seed));
   DUET_RETURN_IF_ERROR(Read(json, "config", "device", &c.device));
   DUET_RETURN_IF_ERROR(Read(json, "config", "threads", &c.threads));
+  DUET_RETURN_IF_ERROR(Read(json, "config", "dtype", &c.dtype));
   DUET_RETURN_IF_ERROR(Read(json, "config", "checkpoint_every", &c.checkpoint_every));
   DUET_RETURN_IF_ERROR(Read(json, "config", "log_every", &c.log_every));
   DUET_RETURN_IF_ERROR(Read(json, "config", "keep_checkpoints", &c.keep_checkpoints));
@@ -104,6 +108,7 @@ Status TrainConfig::Validate() const {
     return absl::InvalidArgumentError("device must be cpu, cuda or cuda:N, got " + device);
   }
   DUET_RETURN_IF_ERROR(CheckRange("threads", threads, 0, 1024));
+  DUET_RETURN_IF_ERROR(ParseDtypeChoice(dtype, "dtype").status());
   DUET_RETURN_IF_ERROR(CheckRange<int64_t>("checkpoint_every", checkpoint_every, 1, 100'000'000));
   DUET_RETURN_IF_ERROR(CheckRange<int64_t>("log_every", log_every, 1, 100'000'000));
   DUET_RETURN_IF_ERROR(CheckRange("keep_checkpoints", keep_checkpoints, 1, 1000));

@@ -25,6 +25,7 @@ struct TrainConfig {
   uint64_t seed = 0;               // initialisation, batches, prompt dropout
   std::string device = "cpu";      // "cpu", "cuda" or "cuda:N" (needs a CUDA LibTorch)
   int threads = 0;                 // torch intra-op threads; 0 keeps LibTorch's default
+  std::string dtype = "auto";      // matmul dtype: auto, bfloat16, float32 (float32 master weights)
   int64_t checkpoint_every = 100;  // steps between checkpoints (and at the last step)
   int64_t log_every = 10;          // steps between progress lines and metrics rows
   int keep_checkpoints = 2;        // newest checkpoints kept per stage

@@ -3,7 +3,9 @@
 
 #include <filesystem>
 
+#include "common/compute_dtype.h"
 #include "common/file.h"
+#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 #include "fusion/transformer.h"
 #include "model/duet_model.h"
@@ -108,6 +110,12 @@ Status RunTraining(const TrainOptions& options) {
   ctx.config = options.model;
   DUET_ASSIGN_OR_RETURN(ctx.device, ParseDevice(options.train.device));
   model::UseTorchThreads(options.train.threads);
+  // Mixed precision on this (the training) thread: products in `dtype`, float32 master weights,
+  // optimiser state and losses (common/mixed_precision.h).
+  DUET_ASSIGN_OR_RETURN(const DtypeChoice choice, ParseDtypeChoice(options.train.dtype, "dtype"));
+  const torch::ScalarType dtype = ResolveDtype(choice);
+  LogDtypeChoice("duet train", choice, dtype);
+  ComputeDtypeScope compute_dtype(dtype);
   std::error_code error;
   std::filesystem::create_directories(options.out_dir, error);
   if (error)

@@ -4,6 +4,8 @@
 
 #include <numeric>
 
+#include "common/mixed_precision.h"
+
 namespace duet::vision {
 namespace {
 
@@ -39,8 +41,9 @@ ResBlockImpl::ResBlockImpl(int channels)
       conv2_(register_module("conv2", Conv(channels, channels, 3, 1, 1))) {}
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor h = conv1_(torch::silu(norm1_(x)));  // [B, C, H, W]
-  return x + conv2_(torch::silu(norm2_(h)));               // [B, C, H, W]
+  // Norms in float32; convolutions (and so the block's stream) in the compute dtype.
+  const torch::Tensor h = Conv2d(conv1_, torch::silu(Norm32(norm1_, x)));  // [B, C, H, W]
+  return x + Conv2d(conv2_, torch::silu(Norm32(norm2_, h)));               // [B, C, H, W]
 }
 
 ImageEncoderImpl::ImageEncoderImpl(const ImageTokenizerConfig& config) {
@@ -54,9 +57,10 @@ ImageEncoderImpl::ImageEncoderImpl(const ImageTokenizerConfig& config) {
 }
 
 torch::Tensor ImageEncoderImpl::forward(const torch::Tensor& images) {
-  torch::Tensor x = RunBlocks(blocks_hi_, stem_(images));  // [B, C, P, P]
-  x = RunBlocks(blocks_lo_, down_(x));                     // [B, C, G, G]
-  return to_latent_(torch::silu(norm_out_(x)));            // [B, D, G, G]
+  torch::Tensor x = RunBlocks(blocks_hi_, Conv2d(stem_, images));  // [B, C, P, P]
+  x = RunBlocks(blocks_lo_, Conv2d(down_, x));                     // [B, C, G, G]
+  // Latents in float32: FSQ rounds them, and rounding must not see bf16 steps.
+  return Conv2d(to_latent_, torch::silu(Norm32(norm_out_, x))).to(torch::kFloat32);  // [B, D, G, G]
 }
 
 ImageDecoderImpl::ImageDecoderImpl(const ImageTokenizerConfig& config) : patch_(config.patch) {
@@ -70,11 +74,11 @@ ImageDecoderImpl::ImageDecoderImpl(const ImageTokenizerConfig& config) : patch_(
 }
 
 torch::Tensor ImageDecoderImpl::forward(const torch::Tensor& codes) {
-  torch::Tensor x = RunBlocks(blocks_lo_, from_latent_(codes));  // [B, C, G, G]
-  x = torch::pixel_shuffle(up_(x), kDownFactor);                 // [B, C, P, P]
-  x = RunBlocks(blocks_hi_, x);                                  // [B, C, P, P]
-  x = to_pixels_(torch::silu(norm_out_(x)));                     // [B, 3 * patch^2, P, P]
-  return torch::pixel_shuffle(x, patch_);                        // [B, 3, R, R]
+  torch::Tensor x = RunBlocks(blocks_lo_, Conv2d(from_latent_, codes));  // [B, C, G, G]
+  x = torch::pixel_shuffle(Conv2d(up_, x), kDownFactor);                 // [B, C, P, P]
+  x = RunBlocks(blocks_hi_, x);                                          // [B, C, P, P]
+  x = Conv2d(to_pixels_, torch::silu(Norm32(norm_out_, x)));  // [B, 3 * patch^2, P, P]
+  return torch::pixel_shuffle(x, patch_).to(torch::kFloat32);  // [B, 3, R, R] float32
 }
 
 ImageTokenizerImpl::ImageTokenizerImpl(const ImageTokenizerConfig& config)

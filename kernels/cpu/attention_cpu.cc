@@ -1,11 +1,13 @@
 // The fused CPU attention: splits the call into query tiles and runs each on the thread pool.
-// The tile math is in attention_cpu_tile.h, compiled here for AVX2+FMA and for the baseline ISA.
+// The tile math is in attention_cpu_tile.h, compiled here for AVX2+FMA and for the baseline ISA,
+// once per element type (float32, bfloat16) and fast-path head dim.
 #include "kernels/cpu/attention_cpu.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/cpu/attention_cpu_tile.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -13,9 +15,11 @@ namespace duet::kernels {
 namespace {
 
 using cpu_tile::AttendQueryTile;
+using cpu_tile::Bf16;
 using cpu_tile::kBlockQ;
 using cpu_tile::QueryTile;
-using TileFn = void (*)(const QueryTile&, float* scratch);
+template <typename T>
+using TileFn = void (*)(const QueryTile<T>&, float* scratch);
 
 // Below this many multiply-adds (about 0.1 ms of work) a call stays on the calling thread: waking
 // the pool would cost more than it saves.
@@ -23,14 +27,15 @@ constexpr double kMinParallelMacs = 1 << 20;
 constexpr float kLog2e = 1.44269504088896341f;  // softmax runs in base 2: e^x = 2^(x log2 e)
 
 // `flatten` inlines the whole tile body so every loop is compiled for the function's ISA.
-template <int kD>
-__attribute__((flatten)) void AttendBaseline(const QueryTile& t, float* scratch) {
+template <int kD, typename T>
+__attribute__((flatten)) void AttendBaseline(const QueryTile<T>& t, float* scratch) {
   AttendQueryTile<kD>(t, scratch);
 }
 
 #if defined(__x86_64__)
-template <int kD>
-__attribute__((target("avx2,fma"), flatten)) void AttendAvx2(const QueryTile& t, float* scratch) {
+template <int kD, typename T>
+__attribute__((target("avx2,fma"), flatten)) void AttendAvx2(const QueryTile<T>& t,
+                                                             float* scratch) {
   AttendQueryTile<kD>(t, scratch);
 }
 
@@ -40,23 +45,24 @@ bool HasAvx2Fma() {
 }
 #endif
 
-template <int kD>
-TileFn SelectForDim() {
+template <int kD, typename T>
+TileFn<T> SelectForDim() {
 #if defined(__x86_64__)
-  if (HasAvx2Fma()) return &AttendAvx2<kD>;
+  if (HasAvx2Fma()) return &AttendAvx2<kD, T>;
 #endif
-  return &AttendBaseline<kD>;
+  return &AttendBaseline<kD, T>;
 }
 
 // Fast paths for the model's head dims; any other D runs the generic (runtime D) version.
-TileFn SelectTileFn(int64_t head_dim) {
+template <typename T>
+TileFn<T> SelectTileFn(int64_t head_dim) {
   switch (head_dim) {
     case 64:
-      return SelectForDim<64>();
+      return SelectForDim<64, T>();
     case 128:
-      return SelectForDim<128>();
+      return SelectForDim<128, T>();
     default:
-      return SelectForDim<0>();
+      return SelectForDim<0, T>();
   }
 }
 
@@ -77,7 +83,8 @@ double EstimatedMacs(const AttentionArgs& args) {
 
 // Task i -> (b, h, query tile). Ranks run from the last query tile to the first: with causal
 // masks later tiles see more keys, so the longest tasks are claimed first.
-QueryTile MakeTile(const AttentionArgs& args, int64_t task) {
+template <typename T>
+QueryTile<T> MakeTile(const AttentionArgs& args, int64_t task) {
   const int64_t slices = args.batch * args.heads;
   const int64_t bh = task % slices;
   const int64_t tile_index = NumQueryTiles(args) - 1 - task / slices;
@@ -85,11 +92,11 @@ QueryTile MakeTile(const AttentionArgs& args, int64_t task) {
   const int64_t capacity = args.kv_capacity ? args.kv_capacity : args.kv_len;
   const int64_t row0 = tile_index * kBlockQ;
   const int64_t b = bh / args.heads;
-  QueryTile t;
-  t.q = static_cast<const float*>(args.q) + (bh * args.q_len + row0) * d_len;
-  t.k = static_cast<const float*>(args.k) + bh * capacity * d_len;
-  t.v = static_cast<const float*>(args.v) + bh * capacity * d_len;
-  t.out = static_cast<float*>(args.out) + (bh * args.q_len + row0) * d_len;
+  QueryTile<T> t;
+  t.q = static_cast<const T*>(args.q) + (bh * args.q_len + row0) * d_len;
+  t.k = static_cast<const T*>(args.k) + bh * capacity * d_len;
+  t.v = static_cast<const T*>(args.v) + bh * capacity * d_len;
+  t.out = static_cast<T*>(args.out) + (bh * args.q_len + row0) * d_len;
   t.rows = std::min(kBlockQ, args.q_len - row0);
   t.q_pos = args.q_start + row0;
   t.kv_len = args.kv_len;
@@ -100,23 +107,41 @@ QueryTile MakeTile(const AttentionArgs& args, int64_t task) {
   return t;
 }
 
-}  // namespace
-
-absl::Status AttentionCpu(const AttentionArgs& args) {
-  if (absl::Status s = ValidateAttentionArgs(args); !s.ok()) return s;
-  if (args.dtype != ElementType::kF32) {
-    return absl::InvalidArgumentError("CPU attention supports float32 only");
-  }
-  const TileFn attend = SelectTileFn(args.head_dim);
-  const int64_t scratch_floats = cpu_tile::ScratchFloats(args.head_dim);
+// Every task writes only its own tile's output rows and computes them from that (b, h) alone, in
+// a fixed order, so results do not depend on the thread count, the schedule or the batch size.
+template <typename T>
+void RunTiles(const AttentionArgs& args) {
+  const TileFn<T> attend = SelectTileFn<T>(args.head_dim);
+  const int64_t scratch_floats = cpu_tile::ScratchFloats<T>(args.head_dim);
   const int64_t tasks = args.batch * args.heads * NumQueryTiles(args);
   auto run_task = [&](int64_t task) {
-    attend(MakeTile(args, task), ThreadScratch(scratch_floats));
+    attend(MakeTile<T>(args, task), ThreadScratch(scratch_floats));
   };
   if (EstimatedMacs(args) < kMinParallelMacs) {
     for (int64_t task = 0; task < tasks; ++task) run_task(task);
   } else {
     ParallelFor(tasks, run_task);
+  }
+}
+
+// The element types the CPU kernel is compiled for; kF16 has no CPU path.
+absl::Status CheckCpuElementType(ElementType dtype) {
+  if (dtype == ElementType::kF32 || dtype == ElementType::kBF16) return absl::OkStatus();
+  const char* got = dtype == ElementType::kF16 ? "kF16" : "an unknown ElementType";
+  return absl::InvalidArgumentError(
+      absl::StrCat("dtype must be kF32 or kBF16 for CPU attention, got ", got,
+                   " (float16 runs only on the CUDA kernels)"));
+}
+
+}  // namespace
+
+absl::Status AttentionCpu(const AttentionArgs& args) {
+  if (absl::Status s = ValidateAttentionArgs(args); !s.ok()) return s;
+  if (absl::Status s = CheckCpuElementType(args.dtype); !s.ok()) return s;
+  if (args.dtype == ElementType::kBF16) {
+    RunTiles<Bf16>(args);
+  } else {
+    RunTiles<float>(args);
   }
   return absl::OkStatus();
 }
@@ -125,7 +150,10 @@ int64_t AttentionCpuScratchBytes(const AttentionArgs& args) {
   const int64_t tasks = args.batch * args.heads * NumQueryTiles(args);
   const int64_t threads =
       EstimatedMacs(args) < kMinParallelMacs ? 1 : std::min<int64_t>(CpuKernelThreads(), tasks);
-  return threads * cpu_tile::ScratchFloats(args.head_dim) * static_cast<int64_t>(sizeof(float));
+  const int64_t floats = args.dtype == ElementType::kBF16
+                             ? cpu_tile::ScratchFloats<Bf16>(args.head_dim)
+                             : cpu_tile::ScratchFloats<float>(args.head_dim);
+  return threads * floats * static_cast<int64_t>(sizeof(float));
 }
 
 }  // namespace duet::kernels

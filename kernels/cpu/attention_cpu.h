@@ -8,14 +8,17 @@
 
 namespace duet::kernels {
 
-// Float32 attention over args (validated here). Same contract as AttentionReference: any q_start,
-// kv_capacity >= kv_len, rows with no visible key written as zeros, every output element written.
-// Splits batch x heads x query tiles over the process-wide pool (kernels/cpu/thread_pool.h; size
-// from DUET_NUM_THREADS) and runs small problems on the calling thread. Thread-safe.
+// Attention over args (validated here), dtype kF32 or kBF16 (InvalidArgument otherwise), float32
+// accumulation; bf16 output rounded to nearest even. Same contract as AttentionReference: any
+// q_start, kv_capacity >= kv_len, rows with no visible key written as zeros, every output element
+// written. Splits batch x heads x query tiles over the process-wide pool
+// (kernels/cpu/thread_pool.h: the OpenMP pool LibTorch uses) and runs small problems on the calling
+// thread; results do not depend on either. Thread-safe.
 absl::Status AttentionCpu(const AttentionArgs& args);
 
 // Bytes of scratch AttentionCpu uses for args: one tile buffer per participating thread (kept
-// thread-local between calls). The reference, for comparison, uses kv_len floats.
+// thread-local between calls); kBF16 adds a float32 copy of one V tile (64 x D floats). The
+// reference, for comparison, uses kv_len floats.
 int64_t AttentionCpuScratchBytes(const AttentionArgs& args);
 
 }  // namespace duet::kernels

@@ -8,9 +8,15 @@ namespace {
 constexpr int kRetryAfterMs = 200;  // hint sent with RESOURCE_EXHAUSTED
 }  // namespace
 
-WorkQueue::WorkQueue(std::string name, int threads, size_t capacity)
+WorkQueue::WorkQueue(std::string name, int threads, size_t capacity,
+                     std::function<void()> on_start)
     : name_(std::move(name)), capacity_(capacity) {
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, on_start] {
+      if (on_start) on_start();
+      WorkerLoop();
+    });
+  }
 }
 
 WorkQueue::~WorkQueue() { Shutdown(); }

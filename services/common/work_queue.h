@@ -18,7 +18,9 @@ namespace duet::services {
 class WorkQueue {
  public:
   // `threads` workers run the tasks; at most `capacity` tasks wait (running ones not counted).
-  WorkQueue(std::string name, int threads, size_t capacity);
+  // Each worker first runs `on_start` (when set), e.g. to size its own LibTorch thread pool.
+  WorkQueue(std::string name, int threads, size_t capacity,
+            std::function<void()> on_start = nullptr);
   ~WorkQueue();  // Shutdown()
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;

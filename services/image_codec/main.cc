@@ -5,6 +5,8 @@
 #include "common/safetensors.h"
 #include "model/image_pipeline.h"
 #include "model/model_config.h"
+#include "model/torch_threads.h"
+#include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/image_codec/image_codec_service.h"
 
@@ -20,7 +22,8 @@ int main(int argc, char** argv) {
       "127.0.0.1:50052", {{"workers", {"2", "codec threads (1..64)"}},
                           {"max_queue", {"256", "requests waiting for a worker (1..100000)"}},
                           {"max_image_side", {"4096", "largest accepted image side, px"}},
-                          {"max_image_mb", {"32", "largest accepted encoded image, MiB"}}});
+                          {"max_image_mb", {"32", "largest accepted encoded image, MiB"}},
+                          DtypeServerFlag()});
   ServerFlags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
@@ -34,6 +37,8 @@ int main(int argc, char** argv) {
                           max_mb.status()}) {
     if (!s.ok()) return FailMain(kProgram, s);
   }
+  StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
+  if (!dtype.ok()) return FailMain(kProgram, dtype.status());
   ImageCodecLimits limits;
   limits.image.max_side = static_cast<int>(*max_side);
   limits.image.max_pixels = *max_side * *max_side;
@@ -44,11 +49,14 @@ int main(int argc, char** argv) {
   if (!config.ok()) return FailMain(kProgram, config.status());
   StatusOr<SafetensorsFile> weights = ReadSafetensors(dir + "/" + model::kWeightsFile);
   if (!weights.ok()) return FailMain(kProgram, weights.status());
-  auto pipeline = model::ImagePipeline::Load(*config, *weights);
+  auto pipeline = model::ImagePipeline::Load(*config, *weights, *dtype);
   if (!pipeline.ok()) return FailMain(kProgram, pipeline.status());
   weights->tensors.clear();
 
-  WorkQueue queue("image-codec", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
+  // The workers decode side by side: each gets its share of the cores.
+  const int threads = model::CoresPerWorker(static_cast<int>(*workers));
+  WorkQueue queue("image-codec", static_cast<int>(*workers), static_cast<size_t>(*max_queue),
+                  [threads] { model::UseTorchThreads(threads); });
   ImageCodecService service(pipeline->get(), &queue, limits);
   auto runner = ServerRunner::Start(options, {&service});
   if (!runner.ok()) return FailMain(kProgram, runner.status());

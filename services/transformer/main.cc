@@ -4,6 +4,7 @@
 
 #include "model/duet_model.h"
 #include "model/torch_threads.h"
+#include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/transformer/scheduler.h"
 #include "services/transformer/transformer_service.h"
@@ -19,7 +20,8 @@ int main(int argc, char** argv) {
   const auto specs = CommonServerFlags(
       "127.0.0.1:50053",
       {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},
-       {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}}});
+       {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}},
+       DtypeServerFlag()});
   ServerFlags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
@@ -30,9 +32,11 @@ int main(int argc, char** argv) {
   StatusOr<int64_t> max_rows = flags.GetInt("max_rows", 1, 65536);
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
   if (!max_rows.ok()) return FailMain(kProgram, max_rows.status());
+  StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
+  if (!dtype.ok()) return FailMain(kProgram, dtype.status());
 
   // The whole model loads; only its transformer is used (the other parts are small).
-  auto model = model::DuetModel::Load(flags.Get("model"));
+  auto model = model::DuetModel::Load(flags.Get("model"), *dtype);
   if (!model.ok()) return FailMain(kProgram, model.status());
   SchedulerOptions scheduler_options;
   scheduler_options.max_queue = static_cast<size_t>(*max_queue);

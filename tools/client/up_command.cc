@@ -10,6 +10,8 @@
 #include "tools/client/child_process.h"
 #include "tools/client/client.h"
 #include "tools/client/health.h"
+#include "common/compute_dtype.h"
+#include "tools/dtype_flag.h"
 #include "tools/flags.h"
 
 namespace duet::client {
@@ -22,6 +24,7 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"bin-dir", "", "directory of the duet-* server binaries (default: next to duet)", ""},
       {"drain-ms", "", "on stop, how long each server may finish in-flight calls", "30000"},
       {"start-timeout", "", "seconds to wait for all servers to report SERVING", "120"},
+      tools::DtypeFlagSpec(),  // passed to the three backends
   };
   return specs;
 }
@@ -83,10 +86,12 @@ Status Up(const tools::Flags& flags, std::vector<Server>& servers) {
   DUET_ASSIGN_OR_RETURN(const int64_t drain_ms, flags.GetInt("drain-ms", 0, 3'600'000));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout_s, flags.GetInt("start-timeout", 1, 3600));
   const std::chrono::milliseconds timeout(timeout_s * 1000);
+  DUET_RETURN_IF_ERROR(ParseDtypeChoice(flags.Get("dtype"), "--dtype").status());
   const std::vector<std::string> common = {"--model", model, "--drain_ms",
                                            std::to_string(drain_ms)};
   for (const char* name : {"text-encoder", "image-codec", "transformer"}) {
-    std::vector<std::string> argv = {bin + "/duet-" + name, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv = {bin + "/duet-" + name, "--listen", "127.0.0.1:0", "--dtype",
+                                     flags.Get("dtype")};
     argv.insert(argv.end(), common.begin(), common.end());
     DUET_ASSIGN_OR_RETURN(Server server, StartServer(name, argv, timeout));
     servers.push_back(std::move(server));

@@ -1,0 +1,306 @@
+// Tests of the fused CPU attention on bfloat16 q, k, v and out (float32 accumulation inside).
+// Bar: error vs float64 on the same bf16 inputs <= 2x a naive bf16 version's + kAbsoluteSlack.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/attention.h"
+#include "kernels/cpu/attention_cpu.h"
+#include "kernels/cpu/element_types.h"
+#include "kernels/cpu/thread_pool.h"
+#include "tests/kernels/attention_test_util.h"
+
+namespace duet::kernels {
+namespace {
+
+using testing::MaxAbsError;
+using testing::Problem;
+using testing::ReferenceF64;
+
+// The naive version's error is dominated by rounding the output to bf16 (half an ulp, 2^-9
+// relative); the slack only matters where that error is ~0 (e.g. one visible key, out == v). It
+// is 1/400 of a bf16 ulp at 1.0, far below anything bf16 could resolve.
+constexpr double kAbsoluteSlack = 1e-5;
+constexpr uint16_t kBf16NaN = 0x7fc0;  // poison: any output element left unwritten reads as NaN
+
+float Bf16BitsToFloat(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &wide, sizeof(f));
+  return f;
+}
+
+// Round to nearest even, written independently of the kernel's bit trick: of the two bf16
+// neighbours of |x| (truncated, and one bf16 ulp above), take the nearer, the even one on ties.
+// The ulp is taken in double, so values past the largest bf16 by half an ulp overflow to inf.
+uint16_t RoundToBf16Bits(float x) {
+  if (std::isnan(x)) return kBf16NaN;
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  const uint16_t down = static_cast<uint16_t>(bits >> 16);
+  if (std::isinf(x)) return down;
+  const int exponent_field = (down >> 7) & 0xff;
+  const double ulp = std::ldexp(1.0, std::max(exponent_field, 1) - 127 - 7);
+  const double down_magnitude = std::fabs(double{Bf16BitsToFloat(down)});
+  const double to_down = std::fabs(double{x}) - down_magnitude;
+  const double to_up = down_magnitude + ulp - std::fabs(double{x});
+  const uint16_t up = static_cast<uint16_t>(down + 1);
+  if (to_down != to_up) return to_down < to_up ? down : up;
+  return (down & 1) ? up : down;
+}
+
+std::vector<float> ToFloats(const std::vector<uint16_t>& bits) {
+  std::vector<float> out(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) out[i] = Bf16BitsToFloat(bits[i]);
+  return out;
+}
+
+// Raw bf16 copies of a problem's q, k, v.
+struct Bf16Data {
+  std::vector<uint16_t> q, k, v;
+};
+
+// Rounds p's q, k, v to bf16 in place (so every reference sees exactly the values the kernel
+// reads; NaN padding stays NaN) and returns the bf16 copies.
+Bf16Data RoundToBf16(Problem& p) {
+  Bf16Data data;
+  for (auto [values, bits] : {std::pair{&p.q, &data.q}, {&p.k, &data.k}, {&p.v, &data.v}}) {
+    bits->resize(values->size());
+    for (size_t i = 0; i < values->size(); ++i) {
+      (*bits)[i] = RoundToBf16Bits((*values)[i]);
+      (*values)[i] = Bf16BitsToFloat((*bits)[i]);
+    }
+  }
+  return data;
+}
+
+AttentionArgs Bf16Args(const Problem& p, const Bf16Data& data, uint16_t* out) {
+  AttentionArgs a = p.Args(nullptr);
+  a.q = data.q.data();
+  a.k = data.k.data();
+  a.v = data.v.data();
+  a.out = out;
+  a.dtype = ElementType::kBF16;
+  return a;
+}
+
+bool IsPrefill(const Problem& p) { return p.q_start == 0 && p.q_len == p.kv_len; }
+
+absl::Status RunAttention(const AttentionArgs& args, bool prefill) {
+  return prefill ? AttentionPrefill(args) : AttentionDecode(args);
+}
+
+// Prefill of length t, or (q_len > 0) decode of q_len rows against a NaN-padded cache of t keys.
+Problem MakeProblem(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t prefix_len,
+                    int64_t window, int64_t decode_rows, uint32_t seed) {
+  Problem p = Problem::Prefill(batch, heads, t, d, prefix_len, window, seed);
+  if (decode_rows > 0) {
+    p.q_len = std::min(decode_rows, t);
+    p.q_start = t - p.q_len;
+    p.kv_capacity = t + 5;
+    p.Fill(seed);
+  }
+  return p;
+}
+
+// (decode rows: 0 = prefill, T, prefix kind, window kind, D). Prefix kinds: 0, 1, T/3, T.
+// Window kinds: 0, 1, 5, T + 3. Batch 3 with prefix_valid = P, P/2, P/4.
+using Bf16Param = std::tuple<int64_t, int64_t, int, int, int64_t>;
+
+class Bf16SweepTest : public ::testing::TestWithParam<Bf16Param> {};
+
+TEST_P(Bf16SweepTest, WithinTwiceNaiveBf16ErrorOfFloat64) {
+  const auto [decode_rows, t, prefix_kind, window_kind, d] = GetParam();
+  const int64_t prefix_len[] = {0, 1, t / 3, t};
+  const int64_t window[] = {0, 1, 5, t + 3};
+  Problem p = MakeProblem(3, 2, t, d, prefix_len[prefix_kind], window[window_kind], decode_rows,
+                          /*seed=*/static_cast<uint32_t>(t * d + decode_rows));
+  const Bf16Data data = RoundToBf16(p);
+  const std::vector<double> want = ReferenceF64(p);
+
+  // Naive bf16: the float32 reference on the same bf16 values, output rounded to bf16.
+  std::vector<float> naive(p.OutSize());
+  ASSERT_TRUE(AttentionReference(p.Args(naive.data())).ok());
+  for (float& x : naive) x = Bf16BitsToFloat(RoundToBf16Bits(x));
+
+  std::vector<uint16_t> fused(p.OutSize(), kBf16NaN);
+  ASSERT_TRUE(RunAttention(Bf16Args(p, data, fused.data()), IsPrefill(p)).ok());
+
+  const double naive_error = MaxAbsError(naive, want);
+  EXPECT_LE(MaxAbsError(ToFloats(fused), want), 2 * naive_error + kAbsoluteSlack)
+      << "naive bf16 error " << naive_error;
+}
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, Bf16SweepTest,
+                         ::testing::Combine(::testing::Values(0, 1, 3),
+                                            ::testing::Values(1, 7, 33, 130),
+                                            ::testing::Values(0, 1, 2, 3),
+                                            ::testing::Values(0, 1, 2, 3),
+                                            ::testing::Values(40, 64, 128)));
+
+// bf16 -> float32 is exact and the tile math is shared, so the bf16 kernel equals the float32
+// kernel on the same values, rounded once at the end. A lossy conversion, an extra rounding of an
+// intermediate or a wrong V block would break this.
+TEST(Bf16AttentionTest, EqualsFloat32KernelRoundedOnce) {
+  for (int64_t d : {40, 64, 128}) {
+    for (int64_t decode_rows : {0, 2}) {
+      Problem p = MakeProblem(2, 2, 300, d, /*prefix_len=*/70, /*window=*/90, decode_rows, 13);
+      const Bf16Data data = RoundToBf16(p);
+      std::vector<float> f32(p.OutSize());
+      ASSERT_TRUE(RunAttention(p.Args(f32.data()), IsPrefill(p)).ok());
+      std::vector<uint16_t> bf16(p.OutSize(), kBf16NaN);
+      ASSERT_TRUE(RunAttention(Bf16Args(p, data, bf16.data()), IsPrefill(p)).ok());
+      int64_t mismatches = 0;
+      for (size_t i = 0; i < f32.size(); ++i) mismatches += bf16[i] != RoundToBf16Bits(f32[i]);
+      EXPECT_EQ(mismatches, 0) << "D " << d << " decode rows " << decode_rows;
+    }
+  }
+}
+
+// Two keys with equal scores (q = 0, all keys bidirectional prefix): out = (v0 + v1) / 2 exactly
+// in float32, a bf16 halfway case. Ties go to the even bf16, which truncation or round-half-away
+// would each get wrong in one of the two columns.
+TEST(Bf16AttentionTest, OutputRoundsHalfwayToEven) {
+  for (int64_t d : {8, 64}) {
+    Problem p = Problem::Prefill(1, 1, /*t=*/2, d, /*prefix_len=*/2, /*window=*/0, 1);
+    std::fill(p.q.begin(), p.q.end(), 0.f);
+    const float step = std::ldexp(1.f, -7);  // one bf16 ulp in [1, 2)
+    for (int64_t c = 0; c < d; ++c) {
+      const float base = c % 2 == 0 ? 1.f : 1.f + step;  // even, then odd lower neighbour
+      p.v[c] = base;
+      p.v[d + c] = base + step;
+    }
+    const Bf16Data data = RoundToBf16(p);
+    std::vector<uint16_t> out(p.OutSize(), kBf16NaN);
+    ASSERT_TRUE(AttentionPrefill(Bf16Args(p, data, out.data())).ok());
+    for (int64_t row = 0; row < 2; ++row) {
+      EXPECT_EQ(Bf16BitsToFloat(out[row * d + 0]), 1.f) << "D " << d;
+      EXPECT_EQ(Bf16BitsToFloat(out[row * d + 1]), 1.f + 2 * step) << "D " << d;
+    }
+  }
+}
+
+TEST(Bf16AttentionTest, KernelConversionMatchesIndependentRounding) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::vector<float> values = {0.f,     -0.f,     1.f,    -2.5f,    3.39e38f,
+                               3.4e38f, -3.4e38f, 1e-40f, INFINITY, -INFINITY};
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t bits = any_bits(rng);
+    float x;
+    std::memcpy(&x, &bits, sizeof(x));
+    if (!std::isnan(x)) values.push_back(x);
+  }
+  for (float x : values) {
+    const cpu_tile::Bf16 got = cpu_tile::FromFloat<cpu_tile::Bf16>(x);
+    ASSERT_EQ(got.bits, RoundToBf16Bits(x)) << x;
+    ASSERT_EQ(cpu_tile::ToFloat(got), Bf16BitsToFloat(got.bits));
+  }
+  EXPECT_TRUE(std::isnan(cpu_tile::ToFloat(cpu_tile::FromFloat<cpu_tile::Bf16>(NAN))));
+}
+
+// Output bytes of one call, bf16 or float32, on p's (already bf16-rounded) values.
+std::vector<unsigned char> OutputBytes(Problem& p, ElementType dtype) {
+  const Bf16Data data = RoundToBf16(p);
+  std::vector<unsigned char> bytes;
+  if (dtype == ElementType::kBF16) {
+    std::vector<uint16_t> out(p.OutSize(), kBf16NaN);
+    EXPECT_TRUE(RunAttention(Bf16Args(p, data, out.data()), IsPrefill(p)).ok());
+    bytes.resize(out.size() * sizeof(uint16_t));
+    std::memcpy(bytes.data(), out.data(), bytes.size());
+  } else {
+    std::vector<float> out(p.OutSize(), NAN);
+    EXPECT_TRUE(RunAttention(p.Args(out.data()), IsPrefill(p)).ok());
+    bytes.resize(out.size() * sizeof(float));
+    std::memcpy(bytes.data(), out.data(), bytes.size());
+  }
+  return bytes;
+}
+
+// Batch row b of `full` as a batch-1 problem (its data and its prefix_valid).
+Problem BatchRow(const Problem& full, int64_t b) {
+  Problem row = full;
+  row.batch = 1;
+  row.prefix_valid = {full.prefix_valid[b]};
+  auto slice = [b](const std::vector<float>& all, std::vector<float>& one, int64_t per_row) {
+    one.assign(all.begin() + b * per_row, all.begin() + (b + 1) * per_row);
+  };
+  slice(full.q, row.q, full.heads * full.q_len * full.head_dim);
+  slice(full.k, row.k, full.heads * full.kv_capacity * full.head_dim);
+  slice(full.v, row.v, full.heads * full.kv_capacity * full.head_dim);
+  return row;
+}
+
+// Each row's output is bitwise the same alone (batch 1) as among 7 rows with other prefix_valid.
+// One head: prefill T = 40 runs batch 1 on the calling thread and batch 7 on the pool; T = 200
+// uses the pool for both; decode stays on the calling thread.
+TEST(Bf16AttentionTest, BatchRowIsBitwiseIndependentOfBatchSize) {
+  for (ElementType dtype : {ElementType::kBF16, ElementType::kF32}) {
+    for (auto [t, decode_rows] : {std::pair<int64_t, int64_t>{40, 0}, {200, 0}, {200, 3}}) {
+      Problem full =
+          MakeProblem(7, 1, t, 64, /*prefix_len=*/t / 2, /*window=*/t / 2, decode_rows, 21);
+      if (t == 40 && decode_rows == 0 && CpuKernelThreads() > 1) {  // premise: serial vs pool
+        EXPECT_LT(AttentionCpuScratchBytes(BatchRow(full, 0).Args(nullptr)),
+                  AttentionCpuScratchBytes(full.Args(nullptr)));
+      }
+      const std::vector<unsigned char> all = OutputBytes(full, dtype);
+      const size_t row_bytes = all.size() / full.batch;
+      for (int64_t b = 0; b < full.batch; ++b) {
+        Problem row = BatchRow(full, b);
+        const std::vector<unsigned char> alone = OutputBytes(row, dtype);
+        ASSERT_EQ(alone.size(), row_bytes);
+        EXPECT_EQ(std::memcmp(alone.data(), all.data() + b * row_bytes, row_bytes), 0)
+            << "dtype " << static_cast<int>(dtype) << " T " << t << " decode rows " << decode_rows
+            << " b " << b;
+      }
+    }
+  }
+}
+
+TEST(Bf16AttentionTest, RepeatedAndConcurrentCallsAreBitIdentical) {
+  Problem p = Problem::Prefill(2, 4, 300, 64, /*prefix_len=*/50, /*window=*/0, 5);
+  const Bf16Data data = RoundToBf16(p);
+  std::vector<uint16_t> first(p.OutSize(), kBf16NaN);
+  ASSERT_TRUE(AttentionCpu(Bf16Args(p, data, first.data())).ok());
+  std::vector<std::vector<uint16_t>> outs(5, std::vector<uint16_t>(p.OutSize(), kBf16NaN));
+  ASSERT_TRUE(AttentionCpu(Bf16Args(p, data, outs[0].data())).ok());
+  std::vector<std::thread> callers;
+  for (size_t i = 1; i < outs.size(); ++i) {
+    callers.emplace_back(
+        [&, i] { EXPECT_TRUE(AttentionCpu(Bf16Args(p, data, outs[i].data())).ok()); });
+  }
+  for (auto& c : callers) c.join();
+  for (const auto& out : outs) EXPECT_EQ(out, first);
+}
+
+TEST(Bf16AttentionTest, Float16IsRejectedOnCpu) {
+  Problem p = Problem::Prefill(1, 1, 4, 16, 0, 0, 1);
+  std::vector<uint16_t> q(p.q.size()), kv(p.k.size()), out(p.OutSize());
+  AttentionArgs a = p.Args(nullptr);
+  a.q = q.data();
+  a.k = a.v = kv.data();
+  a.out = out.data();
+  a.dtype = ElementType::kF16;
+  for (const absl::Status& s : {AttentionPrefill(a), AttentionDecode(a), AttentionCpu(a)}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(s.message()).find("kF16"), std::string::npos) << s.message();
+  }
+}
+
+TEST(Bf16AttentionTest, ScratchAddsOneValueTile) {
+  Problem p = Problem::Prefill(1, 1, 64, 64, 0, 0, 1);
+  AttentionArgs a = p.Args(nullptr);
+  const int64_t f32_bytes = AttentionCpuScratchBytes(a);
+  a.dtype = ElementType::kBF16;
+  EXPECT_EQ(AttentionCpuScratchBytes(a) - f32_bytes, 64 * 64 * 4);  // kBlockK x D floats
+}
+
+}  // namespace
+}  // namespace duet::kernels
