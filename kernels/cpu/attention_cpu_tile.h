@@ -16,6 +16,7 @@
 #include "kernels/attention_mask.h"
 #include "kernels/cpu/element_types.h"
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/vec8.h"
 
 namespace duet::kernels::cpu_tile {
 
@@ -110,15 +111,8 @@ inline const float* LoadValues(const QueryTile<T>& t, const T* values, int64_t n
   }
 }
 
-// Eight floats in one register (AVX) or two (SSE): GCC/Clang vector extensions, so the hot loops
-// keep their accumulators in registers on any x86 ISA without intrinsics. Unaligned, may alias.
-typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
-constexpr int64_t kVec = 8;
-constexpr int64_t kScoreVecs = kBlockK / kVec;  // one score row = 8 registers
+constexpr int64_t kScoreVecs = kBlockK / kVec;  // one score row = 8 registers (vec8.h)
 static_assert(kBlockK % kVec == 0, "score rows are whole vectors");
-
-inline Vec8 LoadVec(const float* p) { return *reinterpret_cast<const Vec8*>(p); }
-inline void StoreVec(float* p, Vec8 x) { *reinterpret_cast<Vec8*>(p) = x; }
 
 // S = Q K^T for the tile: row i of S is sum over d of q[i][d] * (row d of K^T), accumulated in
 // registers (8 loads per 8 multiply-adds).

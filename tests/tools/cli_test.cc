@@ -20,8 +20,10 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result RunCli(const std::string& args) {
-  const std::string command = std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
+// Runs `duet args`; `env` ("NAME=value ...") is set for that process only.
+Result RunCli(const std::string& args, const std::string& env = "") {
+  const std::string command =
+      (env.empty() ? "" : "env " + env + " ") + std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
@@ -111,6 +113,9 @@ TEST_F(CliTest, BadArgumentsAreNamed) {
       {"generate" + model + " --seed -3 hat", "--seed must be an integer"},
       {"generate" + model + " --frobnicate hat", "unknown flag --frobnicate"},
       {"generate" + model, "expected exactly one prompt"},
+      {"generate" + model + " --dtype float16 hat",
+       "--dtype must be auto, bfloat16 or float32, got \"float16\""},
+      {"caption" + model + " --dtype half x.png", "--dtype must be auto, bfloat16 or float32"},
       {"generate --model /nonexistent hat", "/nonexistent/config.json"},
       {"caption" + model, "expected image files"},
       {"init-model -o x", "--config is required"},
@@ -120,6 +125,30 @@ TEST_F(CliTest, BadArgumentsAreNamed) {
     EXPECT_NE(r.exit_code, 0) << c.args;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
   }
+}
+
+TEST_F(CliTest, DtypeIsLoggedAndEveryChoiceDrawsTheSameKindOfDrafts) {
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    TempDir out;
+    const Result r = RunCli(std::string("generate --dtype ") + dtype + " --model " + ModelDir() +
+                            " -n 2 -o " + out.path() + " hat");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find(std::string("computing in ") + dtype + " (as asked)"),
+              std::string::npos) << r.output;
+    EXPECT_TRUE(std::filesystem::exists(out.path() + "/draft_001_seed_1.png")) << r.output;
+  }
+}
+
+TEST_F(CliTest, ACpuWithoutBf16RunsEverythingInFloat32) {
+  // DUET_CPU_BF16=0 makes this machine report no bf16 instructions, as an older CPU would.
+  TempDir out;
+  const Result r = RunCli("generate --model " + ModelDir() + " -n 2 -o " + out.path() + " hat",
+                          "DUET_CPU_BF16=0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string& output = r.output;
+  EXPECT_NE(output.find("computing in float32 (auto; CPU has no bf16 instructions)"),
+            std::string::npos) << output;
+  EXPECT_TRUE(std::filesystem::exists(out.path() + "/draft_001_seed_1.png")) << output;
 }
 
 }  // namespace
