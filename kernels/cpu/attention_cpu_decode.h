@@ -4,10 +4,12 @@
 // Header-only like attention_cpu_tile.h, so attention_cpu.cc compiles it once per instruction set,
 // element type T (float, Bf16) and fast-path head dim.
 //
-// Shapes: a QueryTile<T> (attention_cpu_tile.h) with rows <= kDecodeMaxRows. Scores are in base 2
-// (queries pre-scaled by scale * log2 e), so softmax uses 2^x. Precision: K and V elements are
-// widened to float32 as they are loaded (exact for Bf16), all arithmetic is float32, and each
-// output element is rounded to T once.
+// Shapes: a QueryTile<T> (attention_cpu_tile.h) with rows <= kDecodeMaxRows. Along D, rows are read
+// 16 elements at a time in the pair layout of vec8.h (the scaled query and the output accumulator
+// are kept in it, so K and V never need reordering); the last D % 16 elements run in plain order.
+// Scores are in base 2 (queries pre-scaled by scale * log2 e), so softmax uses 2^x.
+// Precision: elements are widened to float32 as they are loaded (exact for Bf16), all arithmetic
+// is float32 in the same order for both element types, and each output is rounded to T once.
 #pragma once
 
 #include <algorithm>
@@ -26,8 +28,10 @@ using cpu_tile::FromFloat;
 using cpu_tile::HorizontalSum;
 using cpu_tile::kBlockK;
 using cpu_tile::kNegInf;
+using cpu_tile::kPairBlock;
+using cpu_tile::kPairLead;
 using cpu_tile::kVec;
-using cpu_tile::LoadAsVec;
+using cpu_tile::LoadPairs;
 using cpu_tile::LoadVec;
 using cpu_tile::QueryTile;
 using cpu_tile::StoreVec;
@@ -35,54 +39,66 @@ using cpu_tile::ToFloat;
 using cpu_tile::Vec8;
 
 // Calls with q_len <= this take the decode path; longer ones the tile path. Measured on the image
-// drafter's decode shape (docs/kernels.md): at 8 rows the tile path is faster.
+// drafter's decode shape (docs/kernels.md).
 constexpr int64_t kDecodeMaxRows = 4;
 // Keys scored per online-softmax step: bounds the score buffer whatever kv_len is.
 constexpr int64_t kChunkKeys = 64;
-// Keys whose dot products are formed together: independent FMA chains to hide the FMA latency.
+// Keys whose dot products are formed together, two accumulators each: 8 independent FMA chains.
 constexpr int64_t kKeysPerStep = 4;
 static_assert(kChunkKeys % kVec == 0, "a chunk of scores is whole vectors");
 
 // Per-thread working memory of one query row, carved from ScratchFloats(D) floats.
 struct RowScratch {
-  float* q;  // [D]           the scaled query row
-  float* o;  // [D]           unnormalised output accumulator
+  float* q;  // [D]           the scaled query row, pair layout
+  float* o;  // [D]           unnormalised output accumulator, pair layout
   float* s;  // [kChunkKeys]  scores of one chunk, then probabilities
 };
 
 constexpr int64_t ScratchFloats(int64_t d) { return 2 * d + kChunkKeys; }
 
-// The dot product's last D % 8 terms, after the whole vectors up to vec_end.
-template <typename T>
-inline float TailDot(const float* q, const T* k_row, int64_t vec_end, int64_t d_len) {
-  float sum = 0.f;
-  for (int64_t d = vec_end; d < d_len; ++d) sum += q[d] * ToFloat(k_row[d]);
-  return sum;
+// Elements of a row that the pair layout covers; the rest (D % 16) stay in plain order.
+inline int64_t PairEnd(int64_t d_len) { return d_len - d_len % kPairBlock; }
+
+// Index in a plain row of slot `slot` of the pair layout (slot < PairEnd(D)).
+inline int64_t PlainIndex(int64_t slot) {
+  const int64_t block = slot - slot % kPairBlock;
+  const int64_t lane = slot % kVec;
+  const int64_t odd = (slot % kPairBlock) / kVec;
+  return block + kPairLead[lane] + odd;
 }
 
-// s[j] = q . K[j] for j < n. Every key's sum is formed in one order (vectors along D, in order,
-// then HorizontalSum, then the tail) whether it falls in a group of kKeysPerStep or the remainder.
+// kKeys consecutive keys: s[r] = q . K[r], every key's sum in one order (pair blocks along D, even
+// and odd products apart, then HorizontalSum, then the plain tail), whatever kKeys is.
+template <int64_t kKeys, typename T>
+inline void ScoreGroup(const float* q, const T* k_rows, int64_t d_len, float* s) {
+  const int64_t pair_end = PairEnd(d_len);
+  Vec8 even[kKeys] = {};
+  Vec8 odd[kKeys] = {};
+  for (int64_t d = 0; d < pair_end; d += kPairBlock) {
+    const Vec8 q_even = LoadVec(q + d);
+    const Vec8 q_odd = LoadVec(q + d + kVec);
+    for (int64_t r = 0; r < kKeys; ++r) {
+      Vec8 k_even, k_odd;
+      LoadPairs(k_rows + r * d_len + d, &k_even, &k_odd);
+      even[r] += q_even * k_even;
+      odd[r] += q_odd * k_odd;
+    }
+  }
+  for (int64_t r = 0; r < kKeys; ++r) {
+    float sum = HorizontalSum(even[r] + odd[r]);
+    for (int64_t d = pair_end; d < d_len; ++d) sum += q[d] * ToFloat(k_rows[r * d_len + d]);
+    s[r] = sum;
+  }
+}
+
+// s[j] = q . K[j] for the n keys from `keys`.
 template <typename T>
 inline void ScoreKeys(const float* q, const T* keys, int64_t n, int64_t d_len, float* s) {
-  const int64_t vec_end = d_len - d_len % kVec;
   int64_t j = 0;
   for (; j + kKeysPerStep <= n; j += kKeysPerStep) {
-    const T* k_rows = keys + j * d_len;
-    Vec8 acc[kKeysPerStep] = {};
-    for (int64_t d = 0; d < vec_end; d += kVec) {
-      const Vec8 q_d = LoadVec(q + d);
-      for (int64_t r = 0; r < kKeysPerStep; ++r) acc[r] += q_d * LoadAsVec(k_rows + r * d_len + d);
-    }
-    for (int64_t r = 0; r < kKeysPerStep; ++r) {
-      s[j + r] = HorizontalSum(acc[r]) + TailDot(q, k_rows + r * d_len, vec_end, d_len);
-    }
+    ScoreGroup<kKeysPerStep>(q, keys + j * d_len, d_len, s + j);
   }
-  for (; j < n; ++j) {
-    const T* k_row = keys + j * d_len;
-    Vec8 acc = {};
-    for (int64_t d = 0; d < vec_end; d += kVec) acc += LoadVec(q + d) * LoadAsVec(k_row + d);
-    s[j] = HorizontalSum(acc) + TailDot(q, k_row, vec_end, d_len);
-  }
+  for (; j < n; ++j) ScoreGroup<1>(q, keys + j * d_len, d_len, s + j);
 }
 
 // Online softmax step over a chunk of n scores: P = 2^(s - m_new) in place, the running sum l and
@@ -110,31 +126,37 @@ inline void SoftmaxStep(float* s, int64_t n, int64_t d_len, float* m, float* l, 
   }
 }
 
-// o += sum over j < n of p[j] * V[j], each V row widened as it is loaded. Head dims that are whole
-// multiples of 64 keep 64 output columns in 8 registers across the chunk; others update o in
-// memory, whole vectors then the D % 8 tail.
+// o += sum over j < n of p[j] * V[j], o in the pair layout. Head dims that are whole multiples of
+// 64 keep 64 output columns in 8 registers across the chunk; others update o in memory.
 template <int kD, typename T>
 inline void AccumulateValues(const float* p, const T* values, int64_t n, int64_t d_len,
                              float* o) {
   if constexpr (kD > 0 && kD % kBlockK == 0) {
-    constexpr int64_t kBlockVecs = kBlockK / kVec;
+    constexpr int64_t kRegs = kBlockK / kVec;
     for (int64_t d0 = 0; d0 < kD; d0 += kBlockK) {
-      Vec8 acc[kBlockVecs];
-      for (int64_t c = 0; c < kBlockVecs; ++c) acc[c] = LoadVec(o + d0 + c * kVec);
+      Vec8 acc[kRegs];
+      for (int64_t c = 0; c < kRegs; ++c) acc[c] = LoadVec(o + d0 + c * kVec);
       for (int64_t j = 0; j < n; ++j) {
-        const T* v_row = values + j * kD + d0;
-        for (int64_t c = 0; c < kBlockVecs; ++c) acc[c] += p[j] * LoadAsVec(v_row + c * kVec);
+        for (int64_t c = 0; c < kRegs; c += 2) {
+          Vec8 v_even, v_odd;
+          LoadPairs(values + j * kD + d0 + c * kVec, &v_even, &v_odd);
+          acc[c] += p[j] * v_even;
+          acc[c + 1] += p[j] * v_odd;
+        }
       }
-      for (int64_t c = 0; c < kBlockVecs; ++c) StoreVec(o + d0 + c * kVec, acc[c]);
+      for (int64_t c = 0; c < kRegs; ++c) StoreVec(o + d0 + c * kVec, acc[c]);
     }
   } else {
-    const int64_t vec_end = d_len - d_len % kVec;
+    const int64_t pair_end = PairEnd(d_len);
     for (int64_t j = 0; j < n; ++j) {
       const T* v_row = values + j * d_len;
-      for (int64_t d = 0; d < vec_end; d += kVec) {
-        StoreVec(o + d, LoadVec(o + d) + p[j] * LoadAsVec(v_row + d));
+      for (int64_t d = 0; d < pair_end; d += kPairBlock) {
+        Vec8 v_even, v_odd;
+        LoadPairs(v_row + d, &v_even, &v_odd);
+        StoreVec(o + d, LoadVec(o + d) + p[j] * v_even);
+        StoreVec(o + d + kVec, LoadVec(o + d + kVec) + p[j] * v_odd);
       }
-      for (int64_t d = vec_end; d < d_len; ++d) o[d] += p[j] * ToFloat(v_row[d]);
+      for (int64_t d = pair_end; d < d_len; ++d) o[d] += p[j] * ToFloat(v_row[d]);
     }
   }
 }
@@ -145,8 +167,11 @@ inline void AccumulateValues(const float* p, const T* values, int64_t n, int64_t
 template <int kD, typename T>
 inline void AttendRow(const QueryTile<T>& t, int64_t row, const RowScratch& sc) {
   const int64_t d_len = Dim<kD>(t);
+  const int64_t pair_end = PairEnd(d_len);
   const T* q = t.q + row * d_len;
-  for (int64_t d = 0; d < d_len; ++d) sc.q[d] = ToFloat(q[d]) * t.scale_log2;
+  for (int64_t d = 0; d < d_len; ++d) {
+    sc.q[d] = ToFloat(q[d < pair_end ? PlainIndex(d) : d]) * t.scale_log2;
+  }
   std::fill(sc.o, sc.o + d_len, 0.f);
   float m = kNegInf;
   float l = 0.f;
@@ -162,7 +187,9 @@ inline void AttendRow(const QueryTile<T>& t, int64_t row, const RowScratch& sc) 
   }
   const float inv = l > 0.f ? 1.f / l : 0.f;
   T* out = t.out + row * d_len;
-  for (int64_t d = 0; d < d_len; ++d) out[d] = FromFloat<T>(sc.o[d] * inv);
+  for (int64_t d = 0; d < d_len; ++d) {
+    out[d < pair_end ? PlainIndex(d) : d] = FromFloat<T>(sc.o[d] * inv);
+  }
 }
 
 // All rows of the tile, one after another; each reads only its own visible K and V rows.

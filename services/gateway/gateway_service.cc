@@ -53,8 +53,11 @@ GatewayService::CaptionStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerContext* context,
                                                        const v1::GetModelInfoRequest*,
                                                        v1::ModelInfo* response) {
-  orchestrator_->FillModelInfo(response);
-  return FinishNow(context, absl::OkStatus());
+  // Asks the transformer for its dtype, so it runs on the queue, never on gRPC's thread.
+  return RunUnary(context, *queue_, [this, context, response]() -> Status {
+    orchestrator_->FillModelInfo(context, response);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace duet::services

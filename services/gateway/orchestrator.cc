@@ -265,7 +265,7 @@ StatusOr<v1::CaptionResponse> Orchestrator::Caption(grpc::CallbackServerContext*
   return response;
 }
 
-void Orchestrator::FillModelInfo(v1::ModelInfo* info) const {
+void Orchestrator::FillModelInfo(grpc::CallbackServerContext* context, v1::ModelInfo* info) const {
   info->set_name(config_.name);
   info->set_image_resolution(config_.image_tokenizer.resolution);
   info->set_image_grid(config_.transformer.image_grid);
@@ -275,6 +275,11 @@ void Orchestrator::FillModelInfo(v1::ModelInfo* info) const {
   info->set_max_caption_tokens(config_.transformer.max_caption_len - 1);
   info->set_max_drafts(model::kMaxDrafts);
   info->set_config_json(config_.ToJson().dump(2));
+  v1::TransformerStats stats;
+  auto child = ChildContext(context);
+  if (transformer_->GetStats(child.get(), v1::GetStatsRequest(), &stats).ok()) {
+    info->set_compute_dtype(stats.compute_dtype());
+  }
 }
 
 }  // namespace duet::services

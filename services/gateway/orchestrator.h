@@ -49,7 +49,8 @@ class Orchestrator {
   StatusOr<v1::CaptionResponse> Caption(grpc::CallbackServerContext* context,
                                         const std::string& image) const;
 
-  void FillModelInfo(v1::ModelInfo* info) const;
+  // From the config; compute_dtype from the transformer's GetStats (left empty if it fails).
+  void FillModelInfo(grpc::CallbackServerContext* context, v1::ModelInfo* info) const;
   const model::ModelConfig& config() const { return config_; }
 
  private:

@@ -63,6 +63,7 @@ class Scheduler {
   void Shutdown();
   SchedulerStats stats() const;
   const fusion::TransformerConfig& config() const { return model_->config(); }
+  torch::ScalarType compute_dtype() const { return model_->ComputeDtype(); }
 
  private:
   using Request = std::variant<ImageRequest, TextRequest, ScoreRequest>;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "common/compute_dtype.h"
 #include "services/common/status_convert.h"
 #include "services/common/stream_writer.h"
 #include "services/common/unary.h"
@@ -163,6 +164,7 @@ grpc::ServerUnaryReactor* TransformerService::GetStats(grpc::CallbackServerConte
   response->set_completed(s.completed);
   response->set_cancelled(s.cancelled);
   response->set_rows(s.rows);
+  response->set_compute_dtype(DtypeName(scheduler_->compute_dtype()));
   return FinishNow(context, absl::OkStatus());
 }
 

@@ -16,87 +16,30 @@
 #include "kernels/cpu/element_types.h"
 #include "kernels/cpu/thread_pool.h"
 #include "tests/kernels/attention_test_util.h"
+#include "tests/kernels/bf16_test_util.h"
 
 namespace duet::kernels {
 namespace {
 
+using testing::Bf16Args;
+using testing::Bf16BitsToFloat;
+using testing::BatchRow;
+using testing::Bf16Data;
+using testing::IsPrefill;
+using testing::kBf16NaN;
 using testing::MaxAbsError;
+using testing::OutputBytes;
 using testing::Problem;
 using testing::ReferenceF64;
+using testing::RoundToBf16;
+using testing::RoundToBf16Bits;
+using testing::RunAttention;
+using testing::ToFloats;
 
 // The naive version's error is dominated by rounding the output to bf16 (half an ulp, 2^-9
 // relative); the slack only matters where that error is ~0 (e.g. one visible key, out == v). It
 // is 1/400 of a bf16 ulp at 1.0, far below anything bf16 could resolve.
 constexpr double kAbsoluteSlack = 1e-5;
-constexpr uint16_t kBf16NaN = 0x7fc0;  // poison: any output element left unwritten reads as NaN
-
-float Bf16BitsToFloat(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &wide, sizeof(f));
-  return f;
-}
-
-// Round to nearest even, written independently of the kernel's bit trick: of the two bf16
-// neighbours of |x| (truncated, and one bf16 ulp above), take the nearer, the even one on ties.
-// The ulp is taken in double, so values past the largest bf16 by half an ulp overflow to inf.
-uint16_t RoundToBf16Bits(float x) {
-  if (std::isnan(x)) return kBf16NaN;
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof(bits));
-  const uint16_t down = static_cast<uint16_t>(bits >> 16);
-  if (std::isinf(x)) return down;
-  const int exponent_field = (down >> 7) & 0xff;
-  const double ulp = std::ldexp(1.0, std::max(exponent_field, 1) - 127 - 7);
-  const double down_magnitude = std::fabs(double{Bf16BitsToFloat(down)});
-  const double to_down = std::fabs(double{x}) - down_magnitude;
-  const double to_up = down_magnitude + ulp - std::fabs(double{x});
-  const uint16_t up = static_cast<uint16_t>(down + 1);
-  if (to_down != to_up) return to_down < to_up ? down : up;
-  return (down & 1) ? up : down;
-}
-
-std::vector<float> ToFloats(const std::vector<uint16_t>& bits) {
-  std::vector<float> out(bits.size());
-  for (size_t i = 0; i < bits.size(); ++i) out[i] = Bf16BitsToFloat(bits[i]);
-  return out;
-}
-
-// Raw bf16 copies of a problem's q, k, v.
-struct Bf16Data {
-  std::vector<uint16_t> q, k, v;
-};
-
-// Rounds p's q, k, v to bf16 in place (so every reference sees exactly the values the kernel
-// reads; NaN padding stays NaN) and returns the bf16 copies.
-Bf16Data RoundToBf16(Problem& p) {
-  Bf16Data data;
-  for (auto [values, bits] : {std::pair{&p.q, &data.q}, {&p.k, &data.k}, {&p.v, &data.v}}) {
-    bits->resize(values->size());
-    for (size_t i = 0; i < values->size(); ++i) {
-      (*bits)[i] = RoundToBf16Bits((*values)[i]);
-      (*values)[i] = Bf16BitsToFloat((*bits)[i]);
-    }
-  }
-  return data;
-}
-
-AttentionArgs Bf16Args(const Problem& p, const Bf16Data& data, uint16_t* out) {
-  AttentionArgs a = p.Args(nullptr);
-  a.q = data.q.data();
-  a.k = data.k.data();
-  a.v = data.v.data();
-  a.out = out;
-  a.dtype = ElementType::kBF16;
-  return a;
-}
-
-bool IsPrefill(const Problem& p) { return p.q_start == 0 && p.q_len == p.kv_len; }
-
-absl::Status RunAttention(const AttentionArgs& args, bool prefill) {
-  return prefill ? AttentionPrefill(args) : AttentionDecode(args);
-}
-
 // Prefill of length t, or (q_len > 0) decode of q_len rows against a NaN-padded cache of t keys.
 Problem MakeProblem(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t prefix_len,
                     int64_t window, int64_t decode_rows, uint32_t seed) {
@@ -145,12 +88,14 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, Bf16SweepTest,
                                             ::testing::Values(0, 1, 2, 3),
                                             ::testing::Values(40, 64, 128)));
 
-// bf16 -> float32 is exact and the tile math is shared, so the bf16 kernel equals the float32
+// bf16 -> float32 is exact and each path (tile; decode for q_len <= kDecodeMaxRows) runs the same
+// float32 math in the same order for both element types, so the bf16 kernel equals the float32
 // kernel on the same values, rounded once at the end. A lossy conversion, an extra rounding of an
-// intermediate or a wrong V block would break this.
+// intermediate or a wrong V block would break this. Decode rows 1, 2 and 4 run the decode path,
+// 0 (prefill) and 5 the tile path; D 24 and 40 leave a tail past the decode path's pair blocks.
 TEST(Bf16AttentionTest, EqualsFloat32KernelRoundedOnce) {
-  for (int64_t d : {40, 64, 128}) {
-    for (int64_t decode_rows : {0, 2}) {
+  for (int64_t d : {24, 40, 64, 128}) {
+    for (int64_t decode_rows : {0, 1, 2, 4, 5}) {
       Problem p = MakeProblem(2, 2, 300, d, /*prefix_len=*/70, /*window=*/90, decode_rows, 13);
       const Bf16Data data = RoundToBf16(p);
       std::vector<float> f32(p.OutSize());
@@ -204,38 +149,6 @@ TEST(Bf16AttentionTest, KernelConversionMatchesIndependentRounding) {
     ASSERT_EQ(cpu_tile::ToFloat(got), Bf16BitsToFloat(got.bits));
   }
   EXPECT_TRUE(std::isnan(cpu_tile::ToFloat(cpu_tile::FromFloat<cpu_tile::Bf16>(NAN))));
-}
-
-// Output bytes of one call, bf16 or float32, on p's (already bf16-rounded) values.
-std::vector<unsigned char> OutputBytes(Problem& p, ElementType dtype) {
-  const Bf16Data data = RoundToBf16(p);
-  std::vector<unsigned char> bytes;
-  if (dtype == ElementType::kBF16) {
-    std::vector<uint16_t> out(p.OutSize(), kBf16NaN);
-    EXPECT_TRUE(RunAttention(Bf16Args(p, data, out.data()), IsPrefill(p)).ok());
-    bytes.resize(out.size() * sizeof(uint16_t));
-    std::memcpy(bytes.data(), out.data(), bytes.size());
-  } else {
-    std::vector<float> out(p.OutSize(), NAN);
-    EXPECT_TRUE(RunAttention(p.Args(out.data()), IsPrefill(p)).ok());
-    bytes.resize(out.size() * sizeof(float));
-    std::memcpy(bytes.data(), out.data(), bytes.size());
-  }
-  return bytes;
-}
-
-// Batch row b of `full` as a batch-1 problem (its data and its prefix_valid).
-Problem BatchRow(const Problem& full, int64_t b) {
-  Problem row = full;
-  row.batch = 1;
-  row.prefix_valid = {full.prefix_valid[b]};
-  auto slice = [b](const std::vector<float>& all, std::vector<float>& one, int64_t per_row) {
-    one.assign(all.begin() + b * per_row, all.begin() + (b + 1) * per_row);
-  };
-  slice(full.q, row.q, full.heads * full.q_len * full.head_dim);
-  slice(full.k, row.k, full.heads * full.kv_capacity * full.head_dim);
-  slice(full.v, row.v, full.heads * full.kv_capacity * full.head_dim);
-  return row;
 }
 
 // Each row's output is bitwise the same alone (batch 1) as among 7 rows with other prefix_valid.

@@ -84,6 +84,20 @@ struct Problem {
   size_t OutSize() const { return batch * heads * q_len * head_dim; }
 };
 
+// Batch row b of `full` as a batch-1 problem (its data and its prefix_valid).
+inline Problem BatchRow(const Problem& full, int64_t b) {
+  Problem row = full;
+  row.batch = 1;
+  row.prefix_valid = {full.prefix_valid[b]};
+  auto slice = [b](const std::vector<float>& all, std::vector<float>& one, int64_t per_row) {
+    one.assign(all.begin() + b * per_row, all.begin() + (b + 1) * per_row);
+  };
+  slice(full.q, row.q, full.heads * full.q_len * full.head_dim);
+  slice(full.k, row.k, full.heads * full.kv_capacity * full.head_dim);
+  slice(full.v, row.v, full.heads * full.kv_capacity * full.head_dim);
+  return row;
+}
+
 // Float64 attention straight from the definition: softmax over the keys MaskAllows, zeros if none.
 inline std::vector<double> ReferenceF64(const Problem& p) {
   const int64_t d_len = p.head_dim;

@@ -118,6 +118,7 @@ TEST_F(GatewayTest, CaptionAndModelInfo) {
   EXPECT_EQ(info.name(), "duet-services-test");
   EXPECT_EQ(info.image_grid(), TinyModel().config().transformer.image_grid);
   EXPECT_EQ(info.max_drafts(), 256);
+  EXPECT_EQ(info.compute_dtype(), "float32");  // the transformer's, asked through GetStats
 }
 
 TEST_F(GatewayTest, CaptionStreamAnswersInOrderWithIds) {

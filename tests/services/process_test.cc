@@ -72,12 +72,19 @@ TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
 TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
   auto up = *ChildProcess::Spawn({Bin("duet_client_cli"), "up", "--model", TinyModelDir(),
                                   "--listen", "127.0.0.1:0", "--bin-dir", DUET_BIN_DIR,
-                                  "--drain-ms", "5000"});
+                                  "--drain-ms", "5000", "--dtype", "bfloat16"});
   std::string gateway;
   for (int i = 0; i < 4; ++i) {
     StatusOr<std::string> address = up->WaitForAddress(milliseconds(120000));
     ASSERT_TRUE(address.ok()) << address.status();
     gateway = *address;  // the gateway is announced last
+  }
+  {  // --dtype reached the transformer, and the gateway reports it.
+    v1::ModelInfo info;
+    grpc::ClientContext context;
+    ASSERT_TRUE(v1::Duet::NewStub(MakeChannel(gateway))
+                    ->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    EXPECT_EQ(info.compute_dtype(), "bfloat16");
   }
   const std::string out = std::filesystem::temp_directory_path() /
                           ("duet_up_out_" + std::to_string(::getpid()));
