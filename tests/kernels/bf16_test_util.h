@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "kernels/attention.h"
 #include "tests/kernels/attention_test_util.h"
 
@@ -83,7 +84,7 @@ inline absl::Status RunAttention(const AttentionArgs& args, bool prefill) {
   return prefill ? AttentionPrefill(args) : AttentionDecode(args);
 }
 
-// Output bytes of one call, bf16 or float32, on p's (already bf16-rounded) values.
+// Output bytes of one call, bf16 or float32, on p's values after rounding them to bf16 in place.
 inline std::vector<unsigned char> OutputBytes(Problem& p, ElementType dtype) {
   const Bf16Data data = RoundToBf16(p);
   std::vector<unsigned char> bytes;
