@@ -41,6 +41,7 @@ struct KeyRange {
 // The keys that queries q_first..q_last (inclusive) may see, as two disjoint ranges: valid prefix
 // keys, then target keys. Every key MaskAllows for some query of the block lies in one of them, so
 // kernels never visit (or load) keys outside; keys inside may still be masked for some queries.
+// For a single query (q_first == q_last) the ranges are exact: every key inside is visible.
 struct VisibleKeys {
   KeyRange prefix;  // within [0, min(prefix_valid, P))
   KeyRange target;  // within [P, q_last]

@@ -1,5 +1,5 @@
 // The fused CPU attention: splits the call into query tiles and runs them on the thread pool.
-// Calls of at most kDecodeMaxRows query rows take the decode path (attention_cpu_decode.h: each row
+// Calls of at most kCpuDecodeMaxRows query rows take the decode path (attention_cpu_decode.h: each row
 // reads K and V in place), longer ones the tile path (attention_cpu_tile.h). Both are compiled here
 // for AVX2+FMA and for the baseline ISA, once per element type (float32, bfloat16) and fast-path
 // head dim.
@@ -18,7 +18,6 @@ namespace duet::kernels {
 namespace {
 
 using cpu_decode::AttendDecodeRows;
-using cpu_decode::kDecodeMaxRows;
 using cpu_tile::AttendQueryTile;
 using cpu_tile::Bf16;
 using cpu_tile::kBlockQ;
@@ -85,7 +84,7 @@ TileFn<T> SelectTileFn(int64_t head_dim, bool decode) {
   }
 }
 
-bool UsesDecodePath(const AttentionArgs& args) { return args.q_len <= kDecodeMaxRows; }
+bool UsesDecodePath(const AttentionArgs& args) { return args.q_len <= kCpuDecodeMaxRows; }
 
 template <typename T>
 int64_t ScratchFloats(const AttentionArgs& args) {

@@ -4,7 +4,7 @@
 // Header-only like attention_cpu_tile.h, so attention_cpu.cc compiles it once per instruction set,
 // element type T (float, Bf16) and fast-path head dim.
 //
-// Shapes: a QueryTile<T> (attention_cpu_tile.h) with rows <= kDecodeMaxRows. Along D, rows are read
+// Shapes: a QueryTile<T> (attention_cpu_tile.h) with rows <= kCpuDecodeMaxRows (attention_cpu.h). Along D, rows are read
 // 16 elements at a time in the pair layout of vec8.h (the scaled query and the output accumulator
 // are kept in it, so K and V never need reordering); the last D % 16 elements run in plain order.
 // Scores are in base 2 (queries pre-scaled by scale * log2 e), so softmax uses 2^x.
@@ -38,9 +38,6 @@ using cpu_tile::StoreVec;
 using cpu_tile::ToFloat;
 using cpu_tile::Vec8;
 
-// Calls with q_len <= this take the decode path; longer ones the tile path. Measured on the image
-// drafter's decode shape (docs/kernels.md).
-constexpr int64_t kDecodeMaxRows = 4;
 // Keys scored per online-softmax step: bounds the score buffer whatever kv_len is.
 constexpr int64_t kChunkKeys = 64;
 // Keys whose dot products are formed together, two accumulators each: 8 independent FMA chains.

@@ -88,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, Bf16SweepTest,
                                             ::testing::Values(0, 1, 2, 3),
                                             ::testing::Values(40, 64, 128)));
 
-// bf16 -> float32 is exact and each path (tile; decode for q_len <= kDecodeMaxRows) runs the same
+// bf16 -> float32 is exact and each path (tile; decode for q_len <= kCpuDecodeMaxRows) runs the same
 // float32 math in the same order for both element types, so the bf16 kernel equals the float32
 // kernel on the same values, rounded once at the end. A lossy conversion, an extra rounding of an
 // intermediate or a wrong V block would break this. Decode rows 1, 2 and 4 run the decode path,

@@ -1,4 +1,4 @@
-// Tests of the fused CPU attention's decode path (q_len <= kDecodeMaxRows: each row reads K and V
+// Tests of the fused CPU attention's decode path (q_len <= kCpuDecodeMaxRows: each row reads K and V
 // in place), float32 and bfloat16, against a float64 reference. Bars as the other CPU tests:
 // float32 error <= 2x AttentionReference's + 1e-6; bf16 error <= 2x a naive bf16 version's + 1e-5.
 #include <omp.h>
@@ -14,7 +14,6 @@
 #include "gtest/gtest.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/attention_cpu.h"
-#include "kernels/cpu/attention_cpu_decode.h"
 #include "kernels/cpu/thread_pool.h"
 #include "tests/kernels/attention_test_util.h"
 #include "tests/kernels/bf16_test_util.h"
@@ -22,7 +21,6 @@
 namespace duet::kernels {
 namespace {
 
-using cpu_decode::kDecodeMaxRows;
 using testing::BatchRow;
 using testing::Bf16Args;
 using testing::Bf16BitsToFloat;
@@ -88,10 +86,10 @@ TEST_P(DecodeSweepTest, Float32AndBf16WithinTwiceNaiveErrorOfFloat64) {
       << "bf16; naive bf16 error " << naive_error;
 }
 
-// q_len 1 and kDecodeMaxRows run the decode path, kDecodeMaxRows + 1 the tile path next to it.
+// q_len 1 and kCpuDecodeMaxRows run the decode path, kCpuDecodeMaxRows + 1 the tile path next to it.
 INSTANTIATE_TEST_SUITE_P(OddSizes, DecodeSweepTest,
-                         ::testing::Combine(::testing::Values(1, kDecodeMaxRows,
-                                                              kDecodeMaxRows + 1),
+                         ::testing::Combine(::testing::Values(1, kCpuDecodeMaxRows,
+                                                              kCpuDecodeMaxRows + 1),
                                             ::testing::Values(1, 9, 97, 200),
                                             ::testing::Values(0, 1, 2, 3),
                                             ::testing::Values(0, 1, 2, 3),
@@ -117,7 +115,7 @@ void PoisonInvisibleKeys(Problem& p) {
 // The decode path reads only visible keys: poisoning all others changes no output bit.
 TEST(DecodePathTest, InvisibleKeysAreNeverRead) {
   for (ElementType dtype : {ElementType::kF32, ElementType::kBF16}) {
-    for (int64_t q_len : {int64_t{1}, kDecodeMaxRows}) {
+    for (int64_t q_len : {int64_t{1}, kCpuDecodeMaxRows}) {
       for (int64_t window : {0, 5, 32}) {
         Problem clean = DecodeProblem(3, 2, 97, 64, /*prefix_len=*/20, window, q_len, 17);
         Problem poisoned = clean;
@@ -166,7 +164,7 @@ class ScopedOmpThreads {
 TEST(DecodePathTest, BitwiseIndependentOfBatchSizeAndThreads) {
   constexpr int64_t kBatch = 300;
   for (ElementType dtype : {ElementType::kF32, ElementType::kBF16}) {
-    for (int64_t q_len : {int64_t{1}, kDecodeMaxRows}) {
+    for (int64_t q_len : {int64_t{1}, kCpuDecodeMaxRows}) {
       for (int64_t window : {0, 32}) {
         Problem full = DecodeProblem(kBatch, 2, /*kv_len=*/96, 64, /*prefix_len=*/32, window,
                                      q_len, 29);

@@ -83,6 +83,23 @@ TEST(VisibleKeyRangesTest, CoversEveryVisibleKeyAndIsTightAtTheEnds) {
   }
 }
 
+// The CPU decode path relies on this: for one query the two ranges hold exactly its visible keys.
+TEST(VisibleKeyRangesTest, ExactForASingleQuery) {
+  constexpr int64_t kLen = 17;
+  for (const SmallCase& c : SmallCases()) {
+    for (int64_t q = 0; q < kLen; ++q) {
+      const VisibleKeys keys = VisibleKeyRanges(c.mask, c.valid, q, q, kLen);
+      for (int64_t k = 0; k < kLen; ++k) {
+        const bool inside = (k >= keys.prefix.begin && k < keys.prefix.end) ||
+                            (k >= keys.target.begin && k < keys.target.end);
+        ASSERT_EQ(inside, MaskAllows(c.mask, c.valid, q, k))
+            << "P=" << c.mask.prefix_len << " w=" << c.mask.window << " valid=" << c.valid
+            << " q=" << q << " k=" << k;
+      }
+    }
+  }
+}
+
 TEST(BlockFullyVisibleTest, TrueOnlyWhenEveryPairIsAllowed) {
   constexpr int64_t kLen = 15;
   int full_blocks = 0;

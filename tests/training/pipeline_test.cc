@@ -27,6 +27,7 @@ TrainOptions Options(const std::string& data, const std::string& out) {
   o.model.text_encoder.vocab_size = 400;
   o.model.Derive();
   o.train.seed = 7;
+  o.train.dtype = "bfloat16";  // mixed precision: float32 master weights, bf16 products
   o.train.log_every = 1;
   o.train.checkpoint_every = 8;
   o.train.val_images = 8;
@@ -121,6 +122,29 @@ TEST_F(PipelineTest, ResumeContinuesExactlyWhereItStopped) {
                          CheckpointPath(out.path() + "/" + stage, kSteps));
     EXPECT_EQ(Losses(full_->path(), stage), Losses(out.path(), stage)) << stage;
   }
+}
+
+TEST_F(PipelineTest, Float32TrainsTheSameFunctionAsBf16) {
+  // The first steps of each stage in float32 start from the same weights and batches as the bf16
+  // run, so their losses agree within bf16's rounding (a few percent), and the run's config
+  // records the dtype it used.
+  TempDir out;
+  TrainOptions o = Options(data_->path(), out.path());
+  o.train.dtype = "float32";
+  o.train.image.steps = 3;
+  o.train.joint.steps = 3;
+  o.train.image.warmup = o.train.joint.warmup = 2;
+  ASSERT_TRUE(RunTraining(o).ok());
+  for (const char* stage : {"image", "joint"}) {
+    const auto f32 = Losses(out.path(), stage);
+    const auto bf16 = Losses(full_->path(), stage);
+    ASSERT_TRUE(f32.count(1) && bf16.count(1)) << stage;
+    EXPECT_NEAR(f32.at(1), bf16.at(1), 0.05 * bf16.at(1)) << stage;
+    EXPECT_NE(f32.at(1), bf16.at(1)) << stage << ": the bf16 run did not compute in bf16";
+  }
+  auto config = ReadJsonFile(out.path() + "/train_config.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ((*config)["dtype"], "float32");
 }
 
 TEST_F(PipelineTest, RejectsAModelThatDoesNotFitTheData) {
