@@ -88,7 +88,7 @@ bool UsesDecodePath(const AttentionArgs& args) { return args.q_len <= kCpuDecode
 
 template <typename T>
 int64_t ScratchFloats(const AttentionArgs& args) {
-  return UsesDecodePath(args) ? cpu_decode::ScratchFloats(args.head_dim)
+  return UsesDecodePath(args) ? cpu_decode::ScratchFloats(args.q_len, args.head_dim)
                               : cpu_tile::ScratchFloats<T>(args.head_dim);
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "kernels/attention_mask.h"
+#include "kernels/cpu/attention_cpu.h"
 #include "kernels/cpu/attention_cpu_tile.h"
 #include "kernels/cpu/element_types.h"
 #include "kernels/cpu/fast_exp.h"
@@ -44,14 +45,9 @@ constexpr int64_t kChunkKeys = 64;
 constexpr int64_t kKeysPerStep = 4;
 static_assert(kChunkKeys % kVec == 0, "a chunk of scores is whole vectors");
 
-// Per-thread working memory of one query row, carved from ScratchFloats(D) floats.
-struct RowScratch {
-  float* q;  // [D]           the scaled query row, pair layout
-  float* o;  // [D]           unnormalised output accumulator, pair layout
-  float* s;  // [kChunkKeys]  scores of one chunk, then probabilities
-};
-
-constexpr int64_t ScratchFloats(int64_t d) { return 2 * d + kChunkKeys; }
+// Per-thread working memory for `rows` query rows: each row's scaled query and output accumulator
+// (D floats each, pair layout), then one chunk of scores (kChunkKeys floats, later probabilities).
+constexpr int64_t ScratchFloats(int64_t rows, int64_t d) { return 2 * rows * d + kChunkKeys; }
 
 // Elements of a row that the pair layout covers; the rest (D % 16) stay in plain order.
 inline int64_t PairEnd(int64_t d_len) { return d_len - d_len % kPairBlock; }
@@ -158,43 +154,78 @@ inline void AccumulateValues(const float* p, const T* values, int64_t n, int64_t
   }
 }
 
-// One query row: scores, softmax and P V chunk by chunk over its visible keys, then out = o / l
-// rounded to T (zeros when no key is visible, like the reference). For a single query the ranges
-// of VisibleKeyRanges are exact (every key inside is visible), so no mask is evaluated.
-template <int kD, typename T>
-inline void AttendRow(const QueryTile<T>& t, int64_t row, const RowScratch& sc) {
-  const int64_t d_len = Dim<kD>(t);
-  const int64_t pair_end = PairEnd(d_len);
-  const T* q = t.q + row * d_len;
-  for (int64_t d = 0; d < d_len; ++d) {
-    sc.q[d] = ToFloat(q[d < pair_end ? PlainIndex(d) : d]) * t.scale_log2;
-  }
-  std::fill(sc.o, sc.o + d_len, 0.f);
+// One query row's running state: its scaled query and accumulator (in scratch, pair layout), the
+// online-softmax max m and sum l, and its visible keys. For a single query the ranges of
+// VisibleKeyRanges are exact (every key inside is visible), so no mask is ever evaluated.
+struct RowState {
+  float* q;  // [D]
+  float* o;  // [D]
   float m = kNegInf;
   float l = 0.f;
-  const int64_t q_pos = t.q_pos + row;
-  const VisibleKeys keys = VisibleKeyRanges(t.mask, t.prefix_valid, q_pos, q_pos, t.kv_len);
-  for (const KeyRange& range : {keys.prefix, keys.target}) {
-    for (int64_t k0 = range.begin; k0 < range.end; k0 += kChunkKeys) {
-      const int64_t n = std::min(kChunkKeys, range.end - k0);
-      ScoreKeys(sc.q, t.k + k0 * d_len, n, d_len, sc.s);
-      SoftmaxStep(sc.s, n, d_len, &m, &l, sc.o);
-      AccumulateValues<kD>(sc.s, t.v + k0 * d_len, n, d_len, sc.o);
-    }
+  VisibleKeys keys;
+};
+
+template <int kD, typename T>
+inline RowState StartRow(const QueryTile<T>& t, int64_t row, float* q_and_o) {
+  const int64_t d_len = Dim<kD>(t);
+  const int64_t pair_end = PairEnd(d_len);
+  RowState state;
+  state.q = q_and_o;
+  state.o = q_and_o + d_len;
+  const T* q = t.q + row * d_len;
+  for (int64_t d = 0; d < d_len; ++d) {
+    state.q[d] = ToFloat(q[d < pair_end ? PlainIndex(d) : d]) * t.scale_log2;
   }
-  const float inv = l > 0.f ? 1.f / l : 0.f;
+  std::fill(state.o, state.o + d_len, 0.f);
+  const int64_t q_pos = t.q_pos + row;
+  state.keys = VisibleKeyRanges(t.mask, t.prefix_valid, q_pos, q_pos, t.kv_len);
+  return state;
+}
+
+// The row's visible keys inside the chunk [k0, k_end): scores, an online-softmax step, o += P V.
+template <int kD, typename T>
+inline void AttendChunk(const QueryTile<T>& t, const KeyRange& visible, int64_t k0, int64_t k_end,
+                        RowState& row, float* s) {
+  const int64_t d_len = Dim<kD>(t);
+  const int64_t begin = std::max(k0, visible.begin);
+  const int64_t n = std::min(k_end, visible.end) - begin;
+  if (n <= 0) return;
+  ScoreKeys(row.q, t.k + begin * d_len, n, d_len, s);
+  SoftmaxStep(s, n, d_len, &row.m, &row.l, row.o);
+  AccumulateValues<kD>(s, t.v + begin * d_len, n, d_len, row.o);
+}
+
+// out = o / l rounded to T, back in plain order; zeros when no key was visible, like the reference.
+template <int kD, typename T>
+inline void FinishRow(const QueryTile<T>& t, int64_t row, const RowState& state) {
+  const int64_t d_len = Dim<kD>(t);
+  const int64_t pair_end = PairEnd(d_len);
+  const float inv = state.l > 0.f ? 1.f / state.l : 0.f;
   T* out = t.out + row * d_len;
   for (int64_t d = 0; d < d_len; ++d) {
-    out[d < pair_end ? PlainIndex(d) : d] = FromFloat<T>(sc.o[d] * inv);
+    out[d < pair_end ? PlainIndex(d) : d] = FromFloat<T>(state.o[d] * inv);
   }
 }
 
-// All rows of the tile, one after another; each reads only its own visible K and V rows.
+// The tile's rows walk the keys together, one chunk of at most kChunkKeys at a time over the
+// visible keys of all rows (a superset of each row's), so each chunk of K and V comes from memory
+// once and stays in L1 while every row uses the part it may see.
 template <int kD, typename T>
 inline void AttendDecodeRows(const QueryTile<T>& t, float* scratch) {
   const int64_t d_len = Dim<kD>(t);
-  const RowScratch sc{scratch, scratch + d_len, scratch + 2 * d_len};
-  for (int64_t row = 0; row < t.rows; ++row) AttendRow<kD>(t, row, sc);
+  RowState rows[kCpuDecodeMaxRows];
+  for (int64_t r = 0; r < t.rows; ++r) rows[r] = StartRow<kD>(t, r, scratch + 2 * r * d_len);
+  float* s = scratch + 2 * t.rows * d_len;
+  const int64_t q_last = t.q_pos + t.rows - 1;
+  const VisibleKeys all = VisibleKeyRanges(t.mask, t.prefix_valid, t.q_pos, q_last, t.kv_len);
+  for (KeyRange VisibleKeys::*part : {&VisibleKeys::prefix, &VisibleKeys::target}) {
+    const KeyRange& range = all.*part;
+    for (int64_t k0 = range.begin; k0 < range.end; k0 += kChunkKeys) {
+      const int64_t k_end = std::min(k0 + kChunkKeys, range.end);
+      for (int64_t r = 0; r < t.rows; ++r) AttendChunk<kD>(t, rows[r].keys.*part, k0, k_end, rows[r], s);
+    }
+  }
+  for (int64_t r = 0; r < t.rows; ++r) FinishRow<kD>(t, r, rows[r]);
 }
 
 }  // namespace duet::kernels::cpu_decode

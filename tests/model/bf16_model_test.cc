@@ -27,11 +27,7 @@ class Bf16ModelTest : public ::testing::Test {
   }
 
   static GenerateOptions Options(int count, uint64_t seed) {
-    GenerateOptions options;
-    options.count = count;
-    options.sampling.seed = seed;
-    options.sampling.guidance_scale = 3.0f;
-    return options;
+    return testing::DraftOptions(count, seed, 3.0f);
   }
 
   static TempDir* dir_;

@@ -29,11 +29,7 @@ class DuetModelTest : public ::testing::Test {
   }
 
   static GenerateOptions Options(int count, uint64_t seed) {
-    GenerateOptions options;
-    options.count = count;
-    options.sampling.seed = seed;
-    options.sampling.guidance_scale = 2.0f;
-    return options;
+    return testing::DraftOptions(count, seed);
   }
 
   static TempDir* dir_;

@@ -56,6 +56,15 @@ class TempDir {
   std::string path_;
 };
 
+// `count` drafts from `seed` with guidance on, as the engine tests ask for them.
+inline GenerateOptions DraftOptions(int count, uint64_t seed, float guidance = 2.0f) {
+  GenerateOptions options;
+  options.count = count;
+  options.sampling.seed = seed;
+  options.sampling.guidance_scale = guidance;
+  return options;
+}
+
 // Initialises the tiny model with `seed` and saves it into `dir`.
 inline void WriteTinyModel(const std::string& dir, uint64_t seed = 1) {
   auto model = DuetModel::InitRandom(TinyModelConfig(), language::testing::BilingualCorpus(), seed);
