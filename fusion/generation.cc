@@ -45,7 +45,7 @@ StatusOr<torch::Tensor> GenerateImageCodes(MultimodalTransformer& model, const t
   torch::Tensor codes;
   bool cancelled = false;
   Status status = CatchTorch("generate image codes", [&] {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
     const torch::Device device = model->null_prefix.device();
     torch::Tensor rows_text = text.to(device), rows_len = lengths.to(device);
     torch::Tensor drop = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
@@ -96,7 +96,7 @@ StatusOr<std::vector<std::vector<int64_t>>> GenerateText(MultimodalTransformer& 
   std::vector<std::vector<int64_t>> captions(B);
   bool cancelled = false;
   Status status = CatchTorch("generate text", [&] {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
     const torch::Device device = model->null_prefix.device();
     auto [prefix, layout] = model->EmbedImagePrefix(codes.reshape({B, -1}).to(device));
     KVCache cache = model->NewCache(Task::kImageToText, B);
@@ -153,7 +153,7 @@ StatusOr<std::vector<double>> ScoreText(MultimodalTransformer& model, const torc
   }
   std::vector<double> scores(B, 0.0);
   DUET_RETURN_IF_ERROR(CatchTorch("score text", [&] {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
     const torch::Device device = model->null_prefix.device();
     const torch::Tensor logits = model->ImageToTextLogits(codes.reshape({B, -1}).to(device), targets.to(device));
     const torch::Tensor logp = torch::log_softmax(logits.to(torch::kFloat64), -1)
