@@ -1,8 +1,8 @@
 // The fused CPU attention: splits the call into query tiles and runs them on the thread pool.
-// Calls of at most kCpuDecodeMaxRows query rows take the decode path (attention_cpu_decode.h: each row
-// reads K and V in place), longer ones the tile path (attention_cpu_tile.h). Both are compiled here
-// for AVX2+FMA and for the baseline ISA, once per element type (float32, bfloat16) and fast-path
-// head dim.
+// Calls of at most kCpuDecodeMaxRows query rows take the decode path (attention_cpu_decode.h: each
+// row reads K and V in place), longer ones the tile path (attention_cpu_tile.h). Both are compiled
+// here for AVX2+FMA and for the baseline ISA, once per element type (float32, bfloat16) and
+// fast-path head dim.
 #include "kernels/cpu/attention_cpu.h"
 
 #include <algorithm>
@@ -99,7 +99,9 @@ float* ThreadScratch(int64_t floats) {
 }
 
 int64_t NumQueryTiles(const AttentionArgs& args) { return (args.q_len + kBlockQ - 1) / kBlockQ; }
-int64_t NumTiles(const AttentionArgs& args) { return args.batch * args.heads * NumQueryTiles(args); }
+int64_t NumTiles(const AttentionArgs& args) {
+  return args.batch * args.heads * NumQueryTiles(args);
+}
 
 // Upper bound on the multiply-adds of a call, to decide whether threads pay off.
 double EstimatedMacs(const AttentionArgs& args) {

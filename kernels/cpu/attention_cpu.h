@@ -1,6 +1,6 @@
 // The fused CPU attention kernel behind AttentionPrefill/AttentionDecode on CPU.
-// Tiled over query and key blocks with online softmax (a row-at-a-time path for a few query rows);
-// never materialises the T x T scores.
+// Tiled over query and key blocks with online softmax (few query rows: straight from the K and V
+// rows, no tiles); never materialises the T x T scores.
 #pragma once
 
 #include <cstdint>
@@ -19,12 +19,12 @@ absl::Status AttentionCpu(const AttentionArgs& args);
 
 // Bytes of scratch AttentionCpu uses for args: one buffer per participating thread (kept
 // thread-local between calls). Tile path: one tile's, and kBF16 adds a float32 copy of one V tile
-// (64 x D floats). Decode path: one query row's (2 D + 64 floats), for both dtypes. The reference,
-// for comparison, uses kv_len floats.
+// (64 x D floats). Decode path: its q_len rows' (2 q_len D + 64 floats), for both dtypes. The
+// reference, for comparison, uses kv_len floats.
 int64_t AttentionCpuScratchBytes(const AttentionArgs& args);
 
 // Calls with q_len <= this take the decode path (attention_cpu_decode.h: each query row reads K and
-// V in place, scratch of one row per thread); longer ones the tile path. Same contract either way.
+// V in place, no tile copies); longer ones the tile path. Same contract either way.
 // Chosen by measurement on the image drafter's decode shape (docs/kernels.md).
 constexpr int64_t kCpuDecodeMaxRows = 4;
 

@@ -21,9 +21,9 @@
 namespace duet::kernels {
 namespace {
 
+using testing::BatchRow;
 using testing::Bf16Args;
 using testing::Bf16BitsToFloat;
-using testing::BatchRow;
 using testing::Bf16Data;
 using testing::IsPrefill;
 using testing::kBf16NaN;
@@ -88,8 +88,8 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, Bf16SweepTest,
                                             ::testing::Values(0, 1, 2, 3),
                                             ::testing::Values(40, 64, 128)));
 
-// bf16 -> float32 is exact and each path (tile; decode for q_len <= kCpuDecodeMaxRows) runs the same
-// float32 math in the same order for both element types, so the bf16 kernel equals the float32
+// bf16 -> float32 is exact and each path (tile; decode for q_len <= kCpuDecodeMaxRows) runs the
+// same float32 math in the same order for both element types, so the bf16 kernel equals the float32
 // kernel on the same values, rounded once at the end. A lossy conversion, an extra rounding of an
 // intermediate or a wrong V block would break this. Decode rows 1, 2 and 4 run the decode path,
 // 0 (prefill) and 5 the tile path; D 24 and 40 leave a tail past the decode path's pair blocks.

@@ -1,5 +1,5 @@
-// Tests of the fused CPU attention's decode path (q_len <= kCpuDecodeMaxRows: each row reads K and V
-// in place), float32 and bfloat16, against a float64 reference. Bars as the other CPU tests:
+// Tests of the fused CPU attention's decode path (q_len <= kCpuDecodeMaxRows: each row reads K and
+// V in place), float32 and bfloat16, against a float64 reference. Bars as the other CPU tests:
 // float32 error <= 2x AttentionReference's + 1e-6; bf16 error <= 2x a naive bf16 version's + 1e-5.
 #include <omp.h>
 
@@ -62,8 +62,8 @@ TEST_P(DecodeSweepTest, Float32AndBf16WithinTwiceNaiveErrorOfFloat64) {
   const int64_t prefix_len[] = {0, 1, kv_len / 3, kv_len};
   const int64_t window[] = {0, 1, 5, 32};
   const auto seed = static_cast<uint32_t>(kv_len * d + q_len);
-  Problem p = DecodeProblem(3, 2, kv_len, d, prefix_len[prefix_kind], window[window_kind], q_len,
-                            seed);
+  Problem p =
+      DecodeProblem(3, 2, kv_len, d, prefix_len[prefix_kind], window[window_kind], q_len, seed);
 
   const std::vector<double> want = ReferenceF64(p);
   std::vector<float> reference(p.OutSize(), kPoison);
@@ -86,14 +86,12 @@ TEST_P(DecodeSweepTest, Float32AndBf16WithinTwiceNaiveErrorOfFloat64) {
       << "bf16; naive bf16 error " << naive_error;
 }
 
-// q_len 1 and kCpuDecodeMaxRows run the decode path, kCpuDecodeMaxRows + 1 the tile path next to it.
-INSTANTIATE_TEST_SUITE_P(OddSizes, DecodeSweepTest,
-                         ::testing::Combine(::testing::Values(1, kCpuDecodeMaxRows,
-                                                              kCpuDecodeMaxRows + 1),
-                                            ::testing::Values(1, 9, 97, 200),
-                                            ::testing::Values(0, 1, 2, 3),
-                                            ::testing::Values(0, 1, 2, 3),
-                                            ::testing::Values(7, 40, 64, 128)));
+// q_len 1 and kCpuDecodeMaxRows take the decode path, kCpuDecodeMaxRows + 1 the tile path.
+INSTANTIATE_TEST_SUITE_P(
+    OddSizes, DecodeSweepTest,
+    ::testing::Combine(::testing::Values(1, kCpuDecodeMaxRows, kCpuDecodeMaxRows + 1),
+                       ::testing::Values(1, 9, 97, 200), ::testing::Values(0, 1, 2, 3),
+                       ::testing::Values(0, 1, 2, 3), ::testing::Values(7, 40, 64, 128)));
 
 // Sets every K and V element of keys that no query row of p may see (prefix padding, outside the
 // window, past kv_len) to NaN.
@@ -166,8 +164,8 @@ TEST(DecodePathTest, BitwiseIndependentOfBatchSizeAndThreads) {
   for (ElementType dtype : {ElementType::kF32, ElementType::kBF16}) {
     for (int64_t q_len : {int64_t{1}, kCpuDecodeMaxRows}) {
       for (int64_t window : {0, 32}) {
-        Problem full = DecodeProblem(kBatch, 2, /*kv_len=*/96, 64, /*prefix_len=*/32, window,
-                                     q_len, 29);
+        Problem full =
+            DecodeProblem(kBatch, 2, /*kv_len=*/96, 64, /*prefix_len=*/32, window, q_len, 29);
         for (int64_t b = 0; b < kBatch; ++b) full.prefix_valid[b] = 20 + b % 13;
         std::vector<unsigned char> one_thread, three_threads;
         {
@@ -189,21 +187,25 @@ TEST(DecodePathTest, BitwiseIndependentOfBatchSizeAndThreads) {
           const std::vector<unsigned char> alone = OutputBytes(row, dtype);
           ASSERT_EQ(alone.size(), row_bytes);
           EXPECT_EQ(std::memcmp(alone.data(), one_thread.data() + b * row_bytes, row_bytes), 0)
-              << "dtype " << static_cast<int>(dtype) << " q_len " << q_len << " window "
-              << window << " b " << b;
+              << "dtype " << static_cast<int>(dtype) << " q_len " << q_len << " window " << window
+              << " b " << b;
         }
       }
     }
   }
 }
 
-// Decode needs scratch for one row per thread (2 D + 64 floats), for float32 and bf16 alike.
-TEST(DecodePathTest, ScratchIsOneRowPerThread) {
-  Problem p = DecodeProblem(1, 1, 96, 64, 32, 0, 1, 1);
-  AttentionArgs a = p.Args(nullptr);
-  EXPECT_EQ(AttentionCpuScratchBytes(a), (2 * 64 + 64) * 4);
-  a.dtype = ElementType::kBF16;
-  EXPECT_EQ(AttentionCpuScratchBytes(a), (2 * 64 + 64) * 4);
+// Decode needs scratch for its query rows per thread (2 D floats each) and one chunk of 64 scores,
+// for float32 and bf16 alike.
+TEST(DecodePathTest, ScratchIsTheRowsOfOneTilePerThread) {
+  for (int64_t q_len : {int64_t{1}, kCpuDecodeMaxRows}) {
+    Problem p = DecodeProblem(1, 1, 96, 64, 32, 0, q_len, 1);
+    AttentionArgs a = p.Args(nullptr);
+    const int64_t want = (2 * q_len * 64 + 64) * static_cast<int64_t>(sizeof(float));
+    EXPECT_EQ(AttentionCpuScratchBytes(a), want) << q_len;
+    a.dtype = ElementType::kBF16;
+    EXPECT_EQ(AttentionCpuScratchBytes(a), want) << q_len;
+  }
 }
 
 }  // namespace
