@@ -2,6 +2,7 @@
 #include "fusion/generation.h"
 
 #include "common/tensor_io.h"
+#include "fusion/step_threads.h"
 
 namespace duet::fusion {
 namespace {
@@ -55,6 +56,7 @@ StatusOr<torch::Tensor> GenerateImageCodes(MultimodalTransformer& model, const t
       drop = torch::cat({drop, drop.logical_not()});
     }
     const int64_t rows = rows_text.size(0);
+    const StepThreads threads(rows);
     auto [prefix, layout] = model->EmbedTextPrefix(rows_text, rows_len, drop);
     KVCache cache = model->NewCache(Task::kTextToImage, rows);
     std::vector<DraftRng> rngs = MakeRngs(seeds);
@@ -98,6 +100,7 @@ StatusOr<std::vector<std::vector<int64_t>>> GenerateText(MultimodalTransformer& 
   Status status = CatchTorch("generate text", [&] {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
     const torch::Device device = model->null_prefix.device();
+    const StepThreads threads(B);
     auto [prefix, layout] = model->EmbedImagePrefix(codes.reshape({B, -1}).to(device));
     KVCache cache = model->NewCache(Task::kImageToText, B);
     std::vector<DraftRng> rngs = MakeRngs(seeds);

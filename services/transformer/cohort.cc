@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/tensor_io.h"
+#include "fusion/step_threads.h"
 
 namespace duet::services {
 namespace {
@@ -124,6 +125,7 @@ class ImageCohort final : public CohortBase<ImageMember> {
     return CatchTorch("image decoding step", [&] {
       torch::NoGradGuard no_grad;
       if (!cache_.has_value()) Prefill();
+      const fusion::StepThreads threads(x_.size(0));  // a small step stays on this thread
       const auto& c = model_->config();
       const int64_t N = c.image_tokens(), B = static_cast<int64_t>(rngs_.size());
       const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
@@ -211,6 +213,7 @@ class TextCohort final : public CohortBase<TextMember> {
     return CatchTorch("text decoding step", [&] {
       torch::NoGradGuard no_grad;
       if (!cache_.has_value()) Prefill();
+      const fusion::StepThreads threads(x_.size(0));  // a small step stays on this thread
       const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
       const torch::Tensor h = model_->forward(x_, Task::kImageToText, start, layout_, &*cache_);
       const std::vector<int64_t> tokens =
