@@ -43,14 +43,10 @@ constexpr double kAbsoluteSlack = 1e-5;
 // Prefill of length t, or (q_len > 0) decode of q_len rows against a NaN-padded cache of t keys.
 Problem MakeProblem(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t prefix_len,
                     int64_t window, int64_t decode_rows, uint32_t seed) {
-  Problem p = Problem::Prefill(batch, heads, t, d, prefix_len, window, seed);
-  if (decode_rows > 0) {
-    p.q_len = std::min(decode_rows, t);
-    p.q_start = t - p.q_len;
-    p.kv_capacity = t + 5;
-    p.Fill(seed);
-  }
-  return p;
+  constexpr int64_t kCapacityPadding = 5;
+  return decode_rows > 0 ? Problem::Decode(batch, heads, t, d, prefix_len, window, decode_rows,
+                                           kCapacityPadding, seed)
+                         : Problem::Prefill(batch, heads, t, d, prefix_len, window, seed);
 }
 
 // (decode rows: 0 = prefill, T, prefix kind, window kind, D). Prefix kinds: 0, 1, T/3, T.

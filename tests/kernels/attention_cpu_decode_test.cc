@@ -42,12 +42,8 @@ constexpr int64_t kCapacityPadding = 7;  // cache slots past kv_len, filled with
 // has prefix_valid = prefix_len >> b.
 Problem DecodeProblem(int64_t batch, int64_t heads, int64_t kv_len, int64_t d, int64_t prefix_len,
                       int64_t window, int64_t q_len, uint32_t seed) {
-  Problem p = Problem::Prefill(batch, heads, kv_len, d, prefix_len, window, seed);
-  p.q_len = std::min(q_len, kv_len);
-  p.q_start = kv_len - p.q_len;
-  p.kv_capacity = kv_len + kCapacityPadding;
-  p.Fill(seed);
-  return p;
+  return Problem::Decode(batch, heads, kv_len, d, prefix_len, window, q_len, kCapacityPadding,
+                         seed);
 }
 
 // (q_len, kv_len, prefix kind, window kind, D). Prefix kinds: 0, 1, kv/3, kv (every query in the

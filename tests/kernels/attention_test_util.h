@@ -2,6 +2,7 @@
 // The reference is written from MaskAllows alone, so it checks the kernels' tiling and skipping.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -36,6 +37,19 @@ struct Problem {
     p.mask = {prefix_len, window};
     for (int64_t b = 0; b < batch; ++b)
       p.prefix_valid.push_back(static_cast<int32_t>(prefix_len >> b));
+    p.Fill(seed);
+    return p;
+  }
+
+  // q_len (at most kv_len) decode rows at the end of kv_len keys, in a cache with `padding` more
+  // slots (NaN, never to be read); otherwise as Prefill.
+  static Problem Decode(int64_t batch, int64_t heads, int64_t kv_len, int64_t d,
+                        int64_t prefix_len, int64_t window, int64_t q_len, int64_t padding,
+                        uint32_t seed) {
+    Problem p = Prefill(batch, heads, kv_len, d, prefix_len, window, seed);
+    p.q_len = std::min(q_len, kv_len);
+    p.q_start = kv_len - p.q_len;
+    p.kv_capacity = kv_len + padding;
     p.Fill(seed);
     return p;
   }
