@@ -80,4 +80,12 @@ void LogDtypeChoice(const char* who, DtypeChoice choice, c10::ScalarType dtype) 
   DUET_LOG(INFO) << who << ": computing in " << DtypeName(dtype) << " (" << why << ")";
 }
 
+StatusOr<c10::ScalarType> ChooseDtype(const std::string& text, const char* field,
+                                      const char* who) {
+  DUET_ASSIGN_OR_RETURN(const DtypeChoice choice, ParseDtypeChoice(text, field));
+  const c10::ScalarType dtype = ResolveDtype(choice);
+  LogDtypeChoice(who, choice, dtype);
+  return dtype;
+}
+
 }  // namespace duet

@@ -37,4 +37,8 @@ std::string DtypeName(c10::ScalarType dtype);
 // One log line, "<who>: computing in bfloat16 (auto; CPU has AVX512-BF16)".
 void LogDtypeChoice(const char* who, DtypeChoice choice, c10::ScalarType dtype);
 
+// What every --dtype reader does: parses `text` (errors name `field`), resolves it against this
+// CPU and logs the choice for `who`.
+StatusOr<c10::ScalarType> ChooseDtype(const std::string& text, const char* field, const char* who);
+
 }  // namespace duet

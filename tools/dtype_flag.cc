@@ -12,10 +12,7 @@ FlagSpec DtypeFlagSpec() {
 }
 
 StatusOr<c10::ScalarType> ReadDtype(const Flags& flags, const char* who) {
-  DUET_ASSIGN_OR_RETURN(const DtypeChoice choice, ParseDtypeChoice(flags.Get("dtype"), "--dtype"));
-  const c10::ScalarType dtype = ResolveDtype(choice);
-  LogDtypeChoice(who, choice, dtype);
-  return dtype;
+  return ChooseDtype(flags.Get("dtype"), "--dtype", who);
 }
 
 }  // namespace duet::tools

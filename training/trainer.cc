@@ -112,9 +112,8 @@ Status RunTraining(const TrainOptions& options) {
   model::UseTorchThreads(options.train.threads);
   // Mixed precision on this (the training) thread: products in `dtype`, float32 master weights,
   // optimiser state and losses (common/mixed_precision.h).
-  DUET_ASSIGN_OR_RETURN(const DtypeChoice choice, ParseDtypeChoice(options.train.dtype, "dtype"));
-  const torch::ScalarType dtype = ResolveDtype(choice);
-  LogDtypeChoice("duet train", choice, dtype);
+  DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype,
+                        ChooseDtype(options.train.dtype, "dtype", "duet train"));
   ComputeDtypeScope compute_dtype(dtype);
   std::error_code error;
   std::filesystem::create_directories(options.out_dir, error);

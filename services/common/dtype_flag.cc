@@ -12,10 +12,7 @@ std::pair<std::string, ServerFlag> DtypeServerFlag() {
 }
 
 StatusOr<c10::ScalarType> ReadServerDtype(const ServerFlags& flags, const std::string& program) {
-  DUET_ASSIGN_OR_RETURN(const DtypeChoice choice, ParseDtypeChoice(flags.Get("dtype"), "--dtype"));
-  const c10::ScalarType dtype = ResolveDtype(choice);
-  LogDtypeChoice(program.c_str(), choice, dtype);
-  return dtype;
+  return ChooseDtype(flags.Get("dtype"), "--dtype", program.c_str());
 }
 
 }  // namespace duet::services
