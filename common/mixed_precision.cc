@@ -12,8 +12,6 @@ torch::Tensor As(const torch::Tensor& t, torch::ScalarType dtype) {
 
 }  // namespace
 
-torch::ScalarType ThreadComputeDtype() { return thread_compute_dtype; }
-
 ComputeDtypeScope::ComputeDtypeScope(torch::ScalarType dtype) : previous_(thread_compute_dtype) {
   thread_compute_dtype = dtype;
 }

@@ -14,10 +14,8 @@
 
 namespace duet {
 
-// The compute dtype of float32 weights on this thread: float32 unless a scope is live.
-torch::ScalarType ThreadComputeDtype();
-
-// Sets ThreadComputeDtype() for the scope's lifetime (nests; restores the previous value).
+// Sets the compute dtype of float32 weights on this thread for the scope's lifetime (float32
+// when no scope is live; nests, restoring the previous value).
 class ComputeDtypeScope {
  public:
   explicit ComputeDtypeScope(torch::ScalarType dtype);
@@ -30,7 +28,7 @@ class ComputeDtypeScope {
 };
 
 // The dtype a product with `weight` runs in: the weight's own dtype when it is not float32,
-// else ThreadComputeDtype().
+// else the thread's (ComputeDtypeScope).
 torch::ScalarType ComputeDtypeFor(const torch::Tensor& weight);
 
 // linear(x) in ComputeDtypeFor(weight); x of any float dtype. Output in that dtype.

@@ -13,8 +13,6 @@ namespace {
 
 int MachineCores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-}  // namespace
-
 void UseSingleThreadedBlas() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -26,6 +24,8 @@ void UseSingleThreadedBlas() {
     }
   });
 }
+
+}  // namespace
 
 int UseTorchThreads(int threads) {
   UseSingleThreadedBlas();

@@ -8,14 +8,12 @@ namespace duet::model {
 
 // `threads` > 0: use that many. 0: honour OMP_NUM_THREADS when set, else use every core.
 // Applies to the calling thread and to threads it starts later (OpenMP's per-thread setting).
-// Also sets BLAS to one thread. Returns the count in effect.
+// Also sets BLAS (OpenBLAS, when it is the BLAS in use) to one thread, once per process.
+// Returns the count in effect.
 int UseTorchThreads(int threads = 0);
 
 // The share of the machine's cores for one of `workers` threads that run models side by side:
 // cores / workers, at least 1. A worker calls UseTorchThreads(CoresPerWorker(n)) when it starts.
 int CoresPerWorker(int workers);
-
-// Sets BLAS (OpenBLAS, when it is the BLAS in use) to one thread. Idempotent, thread-safe.
-void UseSingleThreadedBlas();
 
 }  // namespace duet::model
