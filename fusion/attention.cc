@@ -8,23 +8,29 @@
 namespace duet::fusion {
 
 torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
-                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask) {
+                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask,
+                        int64_t skipped) {
   const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(prefix_valid.device());
-  const torch::Tensor q_pos = torch::arange(q_start, q_start + q_len, opts).view({1, 1, -1, 1});
-  const torch::Tensor k_pos = torch::arange(kv_len, opts).view({1, 1, 1, -1});
+  const torch::Tensor q_idx = torch::arange(q_start, q_start + q_len, opts).view({1, 1, -1, 1});
+  const torch::Tensor k_idx = torch::arange(kv_len, opts).view({1, 1, 1, -1});
   const torch::Tensor valid = prefix_valid.to(torch::kInt64).view({-1, 1, 1, 1});
   torch::Tensor visible =
-      torch::where(k_pos < mask.prefix_len, k_pos < valid, k_pos <= q_pos);  // [B, 1, Tq, Tk]
-  if (mask.window > 0) visible = visible & ((q_pos - k_pos).abs() < mask.window);
+      torch::where(k_idx < mask.prefix_len, k_idx < valid, k_idx <= q_idx);  // [B, 1, Tq, Tk]
+  if (mask.window > 0) {  // Distances between positions, which skip the trimmed padding.
+    const auto position = [&](const torch::Tensor& idx) {
+      return skipped == 0 ? idx : idx + (idx >= mask.prefix_len).to(torch::kInt64) * skipped;
+    };
+    visible = visible & ((position(q_idx) - position(k_idx)).abs() < mask.window);
+  }
   return visible;
 }
 
 torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
-                          const kernels::AttentionMask& mask) {
+                          const kernels::AttentionMask& mask, int64_t skipped) {
   const torch::Tensor keys = k.narrow(2, 0, kv_len);
   const torch::Tensor values = v.narrow(2, 0, kv_len);
-  const torch::Tensor visible = BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask);
+  const torch::Tensor visible = BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask, skipped);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   // Products in the inputs' dtype, softmax in float32.
   torch::Tensor scores =

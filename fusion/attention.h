@@ -18,12 +18,15 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
                      const kernels::AttentionMask& mask);
 
 // The differentiable path: materialises the [B, 1, Tq, kv_len] mask with torch ops.
+// `skipped`: see PrefixLayout (fusion/transformer.h); index i >= mask.prefix_len is position
+// i + skipped, so a trimmed prefix gives the mask of the untrimmed one.
 torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
-                          const kernels::AttentionMask& mask);
+                          const kernels::AttentionMask& mask, int64_t skipped = 0);
 
 // The boolean mask [B, 1, Tq, kv_len] (true = visible), the torch twin of kernels::MaskAllows.
 torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
-                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask);
+                        const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask,
+                        int64_t skipped = 0);
 
 }  // namespace duet::fusion

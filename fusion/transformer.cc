@@ -24,7 +24,10 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
   const torch::Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
   const kernels::AttentionMask mask{layout.prefix_len, window_};
   torch::Tensor y;
-  if (cache != nullptr) {
+  if (layout.skipped > 0) {  // A trimmed training prefix: the kernels know only full layouts.
+    TORCH_CHECK(cache == nullptr && start == 0, "a trimmed prefix cannot use a KV cache");
+    y = AttendTorch(q, k, v, T, 0, layout.valid, mask, layout.skipped);
+  } else if (cache != nullptr) {
     cache->Write(layer_, k, v);
     y = Attend(q, cache->keys(layer_), cache->values(layer_), start + T, start, layout.valid, mask);
   } else {
@@ -84,15 +87,18 @@ torch::Tensor MultimodalTransformerImpl::CellEmbedding(const torch::Tensor& cell
 
 std::pair<torch::Tensor, PrefixLayout> MultimodalTransformerImpl::EmbedTextPrefix(
     const torch::Tensor& text, const torch::Tensor& lengths, const torch::Tensor& drop) {
-  const int64_t P = config_.text_prefix_len;
-  TORCH_CHECK(text.dim() == 3 && text.size(1) == P && text.size(2) == config_.text_dim,
-              "text prefix must be [B, ", P, ", ", config_.text_dim, "], got ", text.sizes());
+  const int64_t full = config_.text_prefix_len;
+  const int64_t P = text.dim() == 3 ? text.size(1) : 0;  // < full: trimmed padding (training)
+  TORCH_CHECK(text.dim() == 3 && P >= 1 && P <= full && text.size(2) == config_.text_dim,
+              "text prefix must be [B, P <= ", full, ", ", config_.text_dim, "], got ",
+              text.sizes());
   const torch::Tensor keep = drop.logical_not().to(text.dtype()).view({-1, 1, 1});
   const torch::Tensor null_rows = torch::cat(  // The null prefix at position 0, zeros after.
       {null_prefix.view({1, 1, -1}), torch::zeros({1, P - 1, config_.d_model}, text.options())}, 1);
   torch::Tensor x = keep * Linear(text_proj, text) + (1 - keep) * null_rows;  // [B, P, C] fp32
   const torch::Tensor valid = torch::where(drop, torch::ones_like(lengths), lengths);
-  return {x, PrefixLayout{P, valid.to(torch::kInt32)}};
+  TORCH_CHECK(P == full || (lengths <= P).all().item<bool>(), "a trimmed prefix cut a prompt");
+  return {x, PrefixLayout{P, valid.to(torch::kInt32), full - P}};
 }
 
 std::pair<torch::Tensor, PrefixLayout> MultimodalTransformerImpl::EmbedImagePrefix(
@@ -122,7 +128,12 @@ torch::Tensor MultimodalTransformerImpl::forward(const torch::Tensor& x, Task ta
   TORCH_CHECK(cache == nullptr || cache->length() == start, "cache holds ", cache->length(),
               " positions, forward starts at ", start);
   const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
-  torch::Tensor h = x + position_embed(torch::arange(start, start + T, opts)) +
+  torch::Tensor positions = torch::arange(start, start + T, opts);
+  if (layout.skipped > 0) {  // Targets keep the positions of the untrimmed prefix.
+    TORCH_CHECK(cache == nullptr && start == 0, "a trimmed prefix cannot use a KV cache");
+    positions = positions + (positions >= layout.prefix_len).to(torch::kInt64) * layout.skipped;
+  }
+  torch::Tensor h = x + position_embed(positions) +
                     task_embed->weight[static_cast<int>(task)];  // [B, T, C]
   for (const auto& layer : *layers) h = layer->as<Block>()->forward(h, start, layout, cache);
   if (cache != nullptr) cache->Advance(T);

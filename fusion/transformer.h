@@ -20,6 +20,10 @@ namespace duet::fusion {
 struct PrefixLayout {
   int64_t prefix_len = 0;     // P of this layout (padded)
   torch::Tensor valid;        // [B] int32: real prefix positions per row
+  // Positions cut from the end of the prefix, all padding: training trims a text prefix to its
+  // batch's longest prompt, and the targets keep the positions they have with the full P. The
+  // result is the same as with the full padding. Only without a KV cache.
+  int64_t skipped = 0;
 };
 
 class SelfAttentionImpl : public torch::nn::Module {

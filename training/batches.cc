@@ -65,31 +65,35 @@ std::pair<torch::Tensor, torch::Tensor> PadIds(const std::vector<std::vector<int
 
 JointBatch SampleJointBatch(const CaptionTable& table, const Dataset& dataset,
                             const std::vector<int64_t>& pool, uint64_t seed, int64_t step,
-                            int batch_size, double prompt_dropout, int prefix_len,
-                            int caption_len) {
+                            const JointBatchShape& shape) {
   StepRng rng(seed, RngStream::kJointBatch, static_cast<uint64_t>(step));
   const auto ids = dataset.ids.accessor<int64_t, 1>();
   JointBatch batch;
-  batch.t2i_images = torch::empty({batch_size}, torch::kInt64);
-  batch.i2t_images = torch::empty({batch_size}, torch::kInt64);
-  batch.drop = torch::zeros({batch_size}, torch::kBool);
+  batch.t2i_images = torch::empty({shape.t2i_rows}, torch::kInt64);
+  batch.i2t_images = torch::empty({shape.i2t_rows}, torch::kInt64);
+  batch.i2t_variants = torch::zeros({shape.i2t_rows}, torch::kInt64);
+  batch.drop = torch::zeros({shape.t2i_rows}, torch::kBool);
   std::vector<std::vector<int64_t>> prompts, targets;
   const int64_t n = static_cast<int64_t>(pool.size());
-  for (int b = 0; b < batch_size; ++b) {
+  int64_t longest = 1;
+  for (int b = 0; b < shape.t2i_rows; ++b) {
     const int64_t image = pool[rng.Below(n)];
     const auto& choices = table.prompts[ids[image]][rng.Below(2)];
     const bool reference = rng.Uniform() < 0.5;
     prompts.push_back(choices[reference ? 0 : rng.Below(static_cast<int64_t>(choices.size()))]);
-    batch.drop[b] = rng.Uniform() < prompt_dropout;
+    const bool drop = rng.Uniform() < shape.prompt_dropout;
+    batch.drop[b] = drop;
+    if (!drop) longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts.back().size()));
     batch.t2i_images[b] = image;
   }
-  for (int b = 0; b < batch_size; ++b) {
+  for (int b = 0; b < shape.i2t_rows; ++b) {
     const int64_t image = pool[rng.Below(n)];
     targets.push_back(table.targets[ids[image]]);
     batch.i2t_images[b] = image;
+    if (shape.variants > 0) batch.i2t_variants[b] = rng.Below(shape.variants + 1);
   }
-  std::tie(batch.text_ids, batch.text_lengths) = PadIds(prompts, prefix_len);
-  batch.targets = PadIds(targets, caption_len).first;
+  std::tie(batch.text_ids, batch.text_lengths) = PadIds(prompts, longest);
+  batch.targets = PadIds(targets, shape.caption_len).first;
   return batch;
 }
 

@@ -40,19 +40,29 @@ StatusOr<CaptionTable> BuildCaptionTable(const language::Tokenizer& tokenizer,
 
 struct JointBatch {
   torch::Tensor t2i_images;    // [B] int64 dataset indices of the text->image rows
-  torch::Tensor text_ids;      // [B, P] int64 prompt ids, padded with 0
+  torch::Tensor text_ids;      // [B, P] int64 prompt ids, padded with 0 to the longest prompt
   torch::Tensor text_lengths;  // [B] int64 in [1, P]
   torch::Tensor drop;          // [B] bool: use the null prefix instead of the prompt
-  torch::Tensor i2t_images;    // [B] int64 dataset indices of the image->text rows
-  torch::Tensor targets;       // [B, L] int64 caption ids ending in EOS, padded with 0
+  torch::Tensor i2t_images;    // [B'] int64 dataset indices of the image->text rows
+  torch::Tensor i2t_variants;  // [B'] int64: 0 the image itself, v > 0 its augmented variant v
+  torch::Tensor targets;       // [B', L] int64 caption ids ending in EOS, padded with 0
+};
+
+struct JointBatchShape {
+  int t2i_rows = 32;          // B
+  int i2t_rows = 32;          // B'
+  int variants = 0;           // augmented variants per image; i2t rows draw 0 .. variants
+  double prompt_dropout = 0;  // probability of the null prefix per text->image row
+  int caption_len = 24;       // L
 };
 
 // The batch of `step`, a pure function of its arguments (see rng.h). Images are drawn uniformly
 // from `pool`; a prompt's language is a fair coin, the reference name half the time and any
 // caption of that language otherwise; each prompt is dropped with probability prompt_dropout.
+// Prompts are padded only to the batch's longest (a dropped prompt counts as one token).
 JointBatch SampleJointBatch(const CaptionTable& table, const Dataset& dataset,
                             const std::vector<int64_t>& pool, uint64_t seed, int64_t step,
-                            int batch_size, double prompt_dropout, int prefix_len, int caption_len);
+                            const JointBatchShape& shape);
 
 // Pads token lists into [B, width] (pad 0) and their lengths [B].
 std::pair<torch::Tensor, torch::Tensor> PadIds(const std::vector<std::vector<int64_t>>& rows,

@@ -5,6 +5,7 @@
 #include "fusion/transformer.h"
 #include "language/text_encoder.h"
 #include "model/model_config.h"
+#include "training/augment.h"
 #include "training/batches.h"
 #include "training/checkpoint.h"
 #include "training/stages.h"
@@ -17,15 +18,18 @@ struct JointLosses {
   torch::Tensor t2i, i2t;  // scalar cross-entropies
 };
 
-// Both directions' teacher-forced losses for one batch; codes [N_images, G*G] int64 on device.
+// Both directions' teacher-forced losses for one batch. codes: [(1 + variants) * N, G*G] int64
+// on device, the N dataset images and then each augmented variant of all N.
 JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransformer& transformer,
-                    const JointBatch& batch, const torch::Tensor& codes, torch::Device device) {
+                    const JointBatch& batch, const torch::Tensor& codes, int64_t images,
+                    torch::Device device) {
   const torch::Tensor lengths = batch.text_lengths.to(device);
   const torch::Tensor text = encoder->forward(batch.text_ids.to(device), lengths);  // [B, P, D]
   const torch::Tensor image_codes = codes.index_select(0, batch.t2i_images.to(device));  // [B, N]
   const torch::Tensor image_logits =
       transformer->TextToImageLogits(text, lengths, image_codes, batch.drop.to(device));  // [B,N,K]
-  const torch::Tensor prefix = codes.index_select(0, batch.i2t_images.to(device));        // [B, N]
+  const torch::Tensor rows = batch.i2t_images + batch.i2t_variants * images;
+  const torch::Tensor prefix = codes.index_select(0, rows.to(device));                    // [B, N]
   const torch::Tensor targets = batch.targets.to(device);                                 // [B, L]
   const torch::Tensor text_logits = transformer->ImageToTextLogits(prefix, targets);      // [B,L,V]
   JointLosses out;
@@ -36,8 +40,9 @@ JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransforme
   return out;
 }
 
-// Codes of every dataset image under the final image-tokenizer checkpoint, [N, G*G] on device.
-StatusOr<torch::Tensor> DatasetCodes(const StageContext& ctx) {
+// Codes under the final image-tokenizer checkpoint of every dataset image, then of `variants`
+// augmented variants of every image (training/augment.h): [(1 + variants) * N, G*G] on device.
+StatusOr<torch::Tensor> DatasetCodes(const StageContext& ctx, int variants) {
   const std::string path = CheckpointPath(ctx.Path(kImageStageDir), ctx.train().image.steps);
   if (!std::filesystem::exists(path)) {
     return absl::FailedPreconditionError("the joint stage needs the finished image stage (" + path +
@@ -48,8 +53,12 @@ StatusOr<torch::Tensor> DatasetCodes(const StageContext& ctx) {
       LoadCheckpoint(path, {{model::kImageTokenizerPrefix, net.ptr().get()}}, nullptr).status());
   net->to(ctx.device);
   net->eval();
-  const torch::Tensor codes = EncodeImages(net, ctx.data->images, ctx.device);
-  return codes.flatten(1).to(ctx.device);
+  std::vector<torch::Tensor> codes = {EncodeImages(net, ctx.data->images, ctx.device).flatten(1)};
+  for (int v = 1; v <= variants; ++v) {
+    const torch::Tensor images = AugmentImages(ctx.data->images, ctx.train().seed, v);
+    codes.push_back(EncodeImages(net, images, ctx.device).flatten(1));
+  }
+  return torch::cat(codes, 0).to(ctx.device);
 }
 
 }  // namespace
@@ -72,7 +81,7 @@ StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& to
     DUET_ASSIGN_OR_RETURN(step, LoadCheckpoint(CheckpointPath(dir, step), modules, &adam));
   }
   if (step >= sc.steps) return true;
-  DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, DatasetCodes(ctx));
+  DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, DatasetCodes(ctx, sc.caption_variants));
   DUET_ASSIGN_OR_RETURN(
       const CaptionTable table,
       BuildCaptionTable(tokenizer, *ctx.data, tc.text_prefix_len, tc.max_caption_len));
@@ -81,19 +90,24 @@ StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& to
   const int64_t stop =
       ctx.options->until_step > 0 ? std::min(ctx.options->until_step, sc.steps) : sc.steps;
   TrainLog log(ctx.Path(kMetricsFile), "joint", sc.steps, step);
+  JointBatchShape shape;
+  shape.t2i_rows = sc.batch_size;
+  shape.i2t_rows = sc.caption_batch_size > 0 ? sc.caption_batch_size : sc.batch_size;
+  shape.variants = sc.caption_variants;
+  shape.prompt_dropout = tc.prompt_dropout;
+  shape.caption_len = tc.max_caption_len;
+  const int64_t images = ctx.data->images.size(0);
   int64_t samples = 0;
   while (step < stop) {
-    const JointBatch batch =
-        SampleJointBatch(table, *ctx.data, pool, ctx.train().seed, step, sc.batch_size,
-                         tc.prompt_dropout, tc.text_prefix_len, tc.max_caption_len);
-    const JointLosses losses = Forward(encoder, transformer, batch, codes, ctx.device);
+    const JointBatch batch = SampleJointBatch(table, *ctx.data, pool, ctx.train().seed, step, shape);
+    const JointLosses losses = Forward(encoder, transformer, batch, codes, images, ctx.device);
     const torch::Tensor loss = losses.t2i + losses.i2t;
     loss.backward();
     const double norm = sc.grad_clip > 0 ? adam.ClipGradNorm(sc.grad_clip) : 0.0;
     const double lr = LearningRate(sc, step);
     adam.Step(lr);
     ++step;
-    samples += 2 * sc.batch_size;
+    samples += shape.t2i_rows + shape.i2t_rows;
     if (step % ctx.train().log_every == 0 || step == stop) {
       DUET_RETURN_IF_ERROR(log.Record(step, samples,
                                       {{"loss", loss.item<double>()},

@@ -9,7 +9,13 @@
 namespace duet::training {
 
 // Streams keep the stages' draws independent of each other.
-enum class RngStream : uint64_t { kSplit = 1, kImageBatch = 2, kJointBatch = 3, kEval = 4 };
+enum class RngStream : uint64_t {
+  kSplit = 1,
+  kImageBatch = 2,
+  kJointBatch = 3,
+  kEval = 4,
+  kAugment = 5,
+};
 
 // A generator for one (seed, stream, step). Not thread-safe; cheap to create.
 class StepRng {

@@ -13,7 +13,8 @@ nlohmann::json StageJson(const StageConfig& s) {
   return {
       {"steps", s.steps},        {"batch_size", s.batch_size},     {"lr", s.lr},
       {"warmup", s.warmup},      {"min_lr_ratio", s.min_lr_ratio}, {"weight_decay", s.weight_decay},
-      {"grad_clip", s.grad_clip}};
+      {"grad_clip", s.grad_clip}, {"caption_batch_size", s.caption_batch_size},
+      {"caption_variants", s.caption_variants}};
 }
 
 Status CheckKeys(const nlohmann::json& json, const std::string& where,
@@ -44,7 +45,8 @@ StatusOr<StageConfig> StageFromJson(const nlohmann::json& json, const std::strin
                                     StageConfig s) {
   DUET_RETURN_IF_ERROR(CheckKeys(
       json, where,
-      {"steps", "batch_size", "lr", "warmup", "min_lr_ratio", "weight_decay", "grad_clip"}));
+      {"steps", "batch_size", "lr", "warmup", "min_lr_ratio", "weight_decay", "grad_clip",
+       "caption_batch_size", "caption_variants"}));
   DUET_RETURN_IF_ERROR(Read(json, where, "steps", &s.steps));
   DUET_RETURN_IF_ERROR(Read(json, where, "batch_size", &s.batch_size));
   DUET_RETURN_IF_ERROR(Read(json, where, "lr", &s.lr));
@@ -52,6 +54,8 @@ StatusOr<StageConfig> StageFromJson(const nlohmann::json& json, const std::strin
   DUET_RETURN_IF_ERROR(Read(json, where, "min_lr_ratio", &s.min_lr_ratio));
   DUET_RETURN_IF_ERROR(Read(json, where, "weight_decay", &s.weight_decay));
   DUET_RETURN_IF_ERROR(Read(json, where, "grad_clip", &s.grad_clip));
+  DUET_RETURN_IF_ERROR(Read(json, where, "caption_batch_size", &s.caption_batch_size));
+  DUET_RETURN_IF_ERROR(Read(json, where, "caption_variants", &s.caption_variants));
   return s;
 }
 
@@ -62,6 +66,11 @@ Status ValidateStage(const StageConfig& s, const std::string& where) {
   DUET_RETURN_IF_ERROR(CheckRange<int64_t>((where + ".warmup").c_str(), s.warmup, 0, s.steps));
   DUET_RETURN_IF_ERROR(CheckRange((where + ".min_lr_ratio").c_str(), s.min_lr_ratio, 0.0, 1.0));
   DUET_RETURN_IF_ERROR(CheckRange((where + ".weight_decay").c_str(), s.weight_decay, 0.0, 1.0));
+  const int most = where == "joint" ? 65536 : 0;  // the image stage has no caption rows
+  DUET_RETURN_IF_ERROR(
+      CheckRange((where + ".caption_batch_size").c_str(), s.caption_batch_size, 0, most));
+  DUET_RETURN_IF_ERROR(
+      CheckRange((where + ".caption_variants").c_str(), s.caption_variants, 0, most > 0 ? 64 : 0));
   return CheckRange((where + ".grad_clip").c_str(), s.grad_clip, 0.0, 1e6);
 }
 

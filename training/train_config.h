@@ -19,6 +19,9 @@ struct StageConfig {
   double min_lr_ratio = 0.1;  // final learning rate as a fraction of lr
   double weight_decay = 0.0;  // decoupled, only on weights with >= 2 dims
   double grad_clip = 1.0;     // global gradient-norm clip; 0 turns it off
+  // Joint stage only (0 in the image stage):
+  int caption_batch_size = 0;  // image->text rows per step; 0: batch_size
+  int caption_variants = 0;    // augmented variants per image for image->text rows (augment.h)
 };
 
 struct TrainConfig {
@@ -30,8 +33,8 @@ struct TrainConfig {
   int64_t log_every = 10;          // steps between progress lines and metrics rows
   int keep_checkpoints = 2;        // newest checkpoints kept per stage
   int64_t val_images = 64;         // validation images for the per-checkpoint image PSNR
-  StageConfig image{2000, 64, 2e-3, 50, 0.1, 0.0, 1.0};    // image tokenizer (L1 + MSE)
-  StageConfig joint{4000, 32, 1e-3, 100, 0.1, 0.01, 1.0};  // text encoder + transformer
+  StageConfig image{2000, 64, 2e-3, 50, 0.1, 0.0, 1.0};          // image tokenizer (L1 + MSE)
+  StageConfig joint{4000, 32, 1e-3, 100, 0.1, 0.01, 1.0, 0, 0};  // text encoder + transformer
 
   nlohmann::json ToJson() const;
   // Missing keys keep their defaults. InvalidArgument naming the key for a non-object, an

@@ -57,10 +57,18 @@ TEST(TrainConfigTest, JsonRoundTripAndErrors) {
   TrainConfig c;
   c.seed = 5;
   c.joint.batch_size = 7;
+  c.joint.caption_batch_size = 3;
+  c.joint.caption_variants = 4;
   auto back = TrainConfig::FromJson(c.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->seed, 5u);
   EXPECT_EQ(back->joint.batch_size, 7);
+  EXPECT_EQ(back->joint.caption_batch_size, 3);
+  EXPECT_EQ(back->joint.caption_variants, 4);
+  // Caption rows exist only in the joint stage.
+  auto image_rows = TrainConfig::FromJson({{"image", {{"caption_variants", 2}}}});
+  ASSERT_FALSE(image_rows.ok());
+  EXPECT_NE(image_rows.status().message().find("image.caption_variants"), std::string::npos);
   auto unknown = TrainConfig::FromJson({{"image", {{"stpes", 3}}}});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("image.stpes"), std::string::npos);

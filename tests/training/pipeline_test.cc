@@ -32,7 +32,7 @@ TrainOptions Options(const std::string& data, const std::string& out) {
   o.train.checkpoint_every = 8;
   o.train.val_images = 8;
   o.train.image = {kSteps, 8, 1e-2, 2, 0.5, 0.0, 1.0};
-  o.train.joint = {kSteps, 8, 1e-2, 2, 0.5, 0.01, 1.0};
+  o.train.joint = {kSteps, 8, 1e-2, 2, 0.5, 0.01, 1.0, /*caption rows*/ 4, /*variants*/ 2};
   return o;
 }
 
