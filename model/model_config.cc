@@ -12,6 +12,38 @@ Status Agree(const char* a, int64_t va, const char* b, int64_t vb) {
       absl::StrCat(a, " (", va, ") must equal ", b, " (", vb, ")"));
 }
 
+nlohmann::json SamplingJson(const SamplingDefaults& s) {
+  return {{"temperature", s.temperature},
+          {"top_k", s.top_k},
+          {"top_p", s.top_p},
+          {"guidance_scale", s.guidance_scale}};
+}
+
+StatusOr<SamplingDefaults> SamplingFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) return absl::InvalidArgumentError("sampling must be a JSON object");
+  SamplingDefaults s;
+  for (const auto& item : json.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& v = item.value();
+    const bool integer = key == "top_k";
+    if (integer ? !v.is_number_integer() : !v.is_number()) {
+      return absl::InvalidArgumentError("sampling." + key + " must be a number");
+    }
+    if (key == "temperature") {
+      s.temperature = v.get<float>();
+    } else if (key == "top_k") {
+      s.top_k = v.get<int>();
+    } else if (key == "top_p") {
+      s.top_p = v.get<float>();
+    } else if (key == "guidance_scale") {
+      s.guidance_scale = v.get<float>();
+    } else {
+      return absl::InvalidArgumentError("unknown key sampling." + key);
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 void ModelConfig::Derive() {
@@ -26,7 +58,8 @@ nlohmann::json ModelConfig::ToJson() const {
   return {{"name", name},
           {"text_encoder", text_encoder.ToJson()},
           {"image_tokenizer", image_tokenizer.ToJson()},
-          {"transformer", transformer.ToJson()}};
+          {"transformer", transformer.ToJson()},
+          {"sampling", SamplingJson(sampling)}};
 }
 
 StatusOr<ModelConfig> ModelConfig::FromJson(const nlohmann::json& json) {
@@ -46,6 +79,9 @@ StatusOr<ModelConfig> ModelConfig::FromJson(const nlohmann::json& json) {
   } else {
     c.Derive();
   }
+  if (json.contains("sampling")) {
+    DUET_ASSIGN_OR_RETURN(c.sampling, SamplingFromJson(json["sampling"]));
+  }
   DUET_RETURN_IF_ERROR(c.Validate());
   return c;
 }
@@ -57,6 +93,10 @@ Status ModelConfig::Validate() const {
   DUET_RETURN_IF_ERROR(text_encoder.Validate());
   DUET_RETURN_IF_ERROR(image_tokenizer.Validate());
   DUET_RETURN_IF_ERROR(transformer.Validate());
+  if (const Status s = fusion::ValidateSampling(sampling.Params(), transformer.image_codebook);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling: ", s.message()));
+  }
   DUET_RETURN_IF_ERROR(Agree("transformer.text_vocab", transformer.text_vocab,
                              "text_encoder.vocab_size", text_encoder.vocab_size));
   DUET_RETURN_IF_ERROR(Agree("transformer.text_dim", transformer.text_dim,

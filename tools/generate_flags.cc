@@ -8,28 +8,44 @@ const std::vector<FlagSpec>& GenerateFlagSpecs() {
       {"count", "n", "number of drafts, 1..256", "4"},
       {"seed", "s", "seed of draft 0; draft i uses seed + i", "0"},
       {"out", "o", "output directory", "out"},
-      {"temperature", "", "sampling temperature, 0 = greedy", "1"},
-      {"top-k", "", "keep the k most likely codes, 0 = all", "0"},
-      {"top-p", "", "nucleus probability in (0, 1]", "1"},
-      {"guidance", "", "classifier-free guidance scale, 1 = off", "3"},
+      {"temperature", "", "sampling temperature, 0 = greedy (default: the model's config.json)", ""},
+      {"top-k", "", "keep the k most likely codes, 0 = all (default: the model's config.json)", ""},
+      {"top-p", "", "nucleus probability in (0, 1] (default: the model's config.json)", ""},
+      {"guidance", "", "classifier-free guidance scale, 1 = off (default: the model's config.json)", ""},
       {"rerank", "", "order drafts by log p(prompt | image)", "", true},
   };
   return specs;
 }
 
-StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags) {
+StatusOr<model::SamplingOverrides> ReadSamplingOverrides(const Flags& flags) {
+  model::SamplingOverrides o;
+  DUET_ASSIGN_OR_RETURN(o.seed, flags.GetUint64("seed"));
+  if (flags.Has("temperature")) {
+    DUET_ASSIGN_OR_RETURN(const double v, flags.GetDouble("temperature", 0, 10));
+    o.temperature = static_cast<float>(v);
+  }
+  if (flags.Has("top-k")) {
+    DUET_ASSIGN_OR_RETURN(const int64_t v, flags.GetInt("top-k", 0, 1 << 20));
+    o.top_k = static_cast<int>(v);
+  }
+  if (flags.Has("top-p")) {
+    DUET_ASSIGN_OR_RETURN(const double v, flags.GetDouble("top-p", 1e-6, 1));
+    o.top_p = static_cast<float>(v);
+  }
+  if (flags.Has("guidance")) {
+    DUET_ASSIGN_OR_RETURN(const double v, flags.GetDouble("guidance", 0, 50));
+    o.guidance_scale = static_cast<float>(v);
+  }
+  return o;
+}
+
+StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags,
+                                                     const model::SamplingDefaults& defaults) {
   model::GenerateOptions options;
   DUET_ASSIGN_OR_RETURN(const int64_t count, flags.GetInt("count", 1, model::kMaxDrafts));
   options.count = static_cast<int>(count);
-  DUET_ASSIGN_OR_RETURN(options.sampling.seed, flags.GetUint64("seed"));
-  DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
-  DUET_ASSIGN_OR_RETURN(const int64_t top_k, flags.GetInt("top-k", 0, 1 << 20));
-  DUET_ASSIGN_OR_RETURN(const double top_p, flags.GetDouble("top-p", 1e-6, 1));
-  DUET_ASSIGN_OR_RETURN(const double guidance, flags.GetDouble("guidance", 0, 50));
-  options.sampling.temperature = static_cast<float>(temperature);
-  options.sampling.top_k = static_cast<int>(top_k);
-  options.sampling.top_p = static_cast<float>(top_p);
-  options.sampling.guidance_scale = static_cast<float>(guidance);
+  DUET_ASSIGN_OR_RETURN(const model::SamplingOverrides overrides, ReadSamplingOverrides(flags));
+  options.sampling = overrides.Resolve(defaults);
   options.rerank = flags.Has("rerank");
   return options;
 }

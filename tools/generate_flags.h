@@ -12,7 +12,12 @@ namespace duet::tools {
 // count, seed, out, temperature, top-k, top-p, guidance, rerank.
 const std::vector<FlagSpec>& GenerateFlagSpecs();
 
-// Reads the flags above; InvalidArgument names the flag and its limit.
-StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags);
+// The sampling flags given (temperature, top-k, top-p, guidance) and the seed; InvalidArgument
+// names the flag and its limit. Unset flags stay unset: the model's config.json decides them.
+StatusOr<model::SamplingOverrides> ReadSamplingOverrides(const Flags& flags);
+
+// Reads the flags above, filling unset sampling flags from `defaults` (the model's config.json).
+StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags,
+                                                     const model::SamplingDefaults& defaults);
 
 }  // namespace duet::tools

@@ -3,6 +3,7 @@
 
 #include "tools/dtype_flag.h"
 #include "tools/flags.h"
+#include "tools/generate_flags.h"
 #include "training/commands.h"
 #include "training/evaluate.h"
 
@@ -21,8 +22,11 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"diversity-prompts", "", "prompts used for diversity", "8"},
       {"judge-epochs", "", "epochs of the judge classifier", "40"},
       {"seed", "s", "sampling and judge seed", "0"},
-      {"temperature", "", "text->image sampling temperature", "1"},
-      {"guidance", "", "text->image guidance scale", "3"},
+      {"temperature", "", "text->image temperature (default: the model's config.json)", ""},
+      {"top-k", "", "text->image top-k (default: the model's config.json)", ""},
+      {"top-p", "", "text->image top-p (default: the model's config.json)", ""},
+      {"guidance", "", "text->image guidance scale (default: the model's config.json)", ""},
+      {"sweep", "", "also judge a grid, e.g. \"guidance_scale=1,3;temperature=0.8,1\"", ""},
       {"device", "", "judge device: cpu, cuda", "cpu"},
       tools::DtypeFlagSpec(),
   };
@@ -43,10 +47,11 @@ Status Eval(const tools::Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const int64_t epochs, flags.GetInt("judge-epochs", 0, 10000));
   o.judge_epochs = static_cast<int>(epochs);
   DUET_ASSIGN_OR_RETURN(o.seed, flags.GetUint64("seed"));
-  DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
-  DUET_ASSIGN_OR_RETURN(const double guidance, flags.GetDouble("guidance", 0, 50));
-  o.temperature = static_cast<float>(temperature);
-  o.guidance = static_cast<float>(guidance);
+  DUET_ASSIGN_OR_RETURN(o.sampling, tools::ReadSamplingOverrides(flags));
+  o.sampling.seed = 0;  // draft seeds come from --seed per prompt
+  if (!flags.Get("sweep").empty()) {
+    DUET_ASSIGN_OR_RETURN(o.sweep, ParseSweep(flags.Get("sweep"), {}));
+  }
   o.device = flags.Get("device");
   DUET_ASSIGN_OR_RETURN(o.dtype, tools::ReadDtype(flags, "duet eval"));
   DUET_ASSIGN_OR_RETURN(const nlohmann::json results, Evaluate(o));

@@ -2,7 +2,11 @@
 // diversity and round trip, all on the dataset's held-out split.
 #include "training/evaluate.h"
 
+#include <cstdio>
 #include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 #include "common/file.h"
 #include "common/tensor_io.h"
@@ -28,6 +32,7 @@ struct Context {
   model::DuetModel* model = nullptr;
   const Dataset* data = nullptr;
   const EvalOptions* options = nullptr;
+  fusion::SamplingParams sampling;  // text->image, resolved against the model's defaults
 };
 
 const char* LanguageName(int language) { return language == kEnglish ? "en" : "ko"; }
@@ -89,9 +94,7 @@ StatusOr<torch::Tensor> GenerateCodes(const Context& ctx, const std::vector<std:
     DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(prompt));
     rows.emplace_back(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), max_len));
   }
-  fusion::SamplingParams sampling;
-  sampling.temperature = ctx.options->temperature;
-  sampling.guidance_scale = ctx.options->guidance;
+  const fusion::SamplingParams& sampling = ctx.sampling;
   language::TextEncoder encoder = ctx.model->text().encoder();
   fusion::MultimodalTransformer transformer = ctx.model->transformer();
   std::vector<torch::Tensor> parts;
@@ -255,6 +258,40 @@ StatusOr<nlohmann::json> DiversitySection(const Context& ctx, const std::vector<
                         {"drafts", ctx.options->drafts}};
 }
 
+// Text->image of every setting of the sweep, scored by the same judge.
+StatusOr<nlohmann::json> SweepSection(const Context& ctx, Judge& judge,
+                                      const std::vector<Prompt>& prompts,
+                                      const std::vector<int64_t>& val, nlohmann::json* best) {
+  nlohmann::json rows = nlohmann::json::array();
+  double best_top5 = -1, best_top1 = -1;
+  for (const model::SamplingDefaults& setting : ctx.options->sweep) {
+    Context run = ctx;
+    run.sampling = setting.Params();
+    nlohmann::json round_trip;
+    DUET_ASSIGN_OR_RETURN(nlohmann::json t2i, TextToImageSection(run, judge, prompts, val, &round_trip));
+    const double top5 = (t2i["en"]["judge_top5"].get<double>() + t2i["ko"]["judge_top5"].get<double>()) / 2;
+    const double top1 = (t2i["en"]["judge_top1"].get<double>() + t2i["ko"]["judge_top1"].get<double>()) / 2;
+    nlohmann::json row = {{"temperature", setting.temperature},
+                          {"top_k", setting.top_k},
+                          {"top_p", setting.top_p},
+                          {"guidance_scale", setting.guidance_scale},
+                          {"en", t2i["en"]},
+                          {"ko", t2i["ko"]},
+                          {"round_trip", round_trip},
+                          {"mean_top5", top5},
+                          {"mean_top1", top1}};
+    std::fprintf(stderr, "sweep: temperature %.2f top_k %d top_p %.2f guidance %.2f -> top-5 %.3f top-1 %.3f\n",
+                 setting.temperature, setting.top_k, setting.top_p, setting.guidance_scale, top5, top1);
+    if (top5 > best_top5 || (top5 == best_top5 && top1 > best_top1)) {
+      best_top5 = top5;
+      best_top1 = top1;
+      *best = row;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 Status CheckOptions(const EvalOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("--model is required");
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data is required");
@@ -268,6 +305,38 @@ Status CheckOptions(const EvalOptions& options) {
 
 }  // namespace
 
+StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& grid,
+                                                          const model::SamplingDefaults& base) {
+  std::vector<model::SamplingDefaults> out = {base};
+  for (const absl::string_view part : absl::StrSplit(grid, ';', absl::SkipEmpty())) {
+    const std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) return absl::InvalidArgumentError(absl::StrCat("sweep: expected key=v1,v2 in \"", part, "\""));
+    const std::string& key = kv[0];
+    if (key != "temperature" && key != "top_k" && key != "top_p" && key != "guidance_scale") {
+      return absl::InvalidArgumentError("sweep: unknown key " + key +
+                                        " (temperature, top_k, top_p, guidance_scale)");
+    }
+    std::vector<model::SamplingDefaults> next;
+    for (const absl::string_view text : absl::StrSplit(kv[1], ',', absl::SkipEmpty())) {
+      double value = 0;
+      if (!absl::SimpleAtod(text, &value)) {
+        return absl::InvalidArgumentError(absl::StrCat("sweep: ", key, " value \"", text, "\" is not a number"));
+      }
+      for (model::SamplingDefaults s : out) {
+        if (key == "temperature") s.temperature = static_cast<float>(value);
+        if (key == "top_k") s.top_k = static_cast<int>(value);
+        if (key == "top_p") s.top_p = static_cast<float>(value);
+        if (key == "guidance_scale") s.guidance_scale = static_cast<float>(value);
+        next.push_back(s);
+      }
+    }
+    if (next.empty()) return absl::InvalidArgumentError("sweep: " + key + " has no values");
+    out = std::move(next);
+  }
+  if (out.size() > 256) return absl::InvalidArgumentError("sweep: at most 256 settings");
+  return out;
+}
+
 StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   DUET_RETURN_IF_ERROR(CheckOptions(options));
   DUET_ASSIGN_OR_RETURN(auto model, model::DuetModel::Load(options.model_dir, options.dtype));
@@ -280,7 +349,8 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   const std::vector<int64_t> val = data.Indices(Split::kVal);
   std::vector<int64_t> train = data.Indices(Split::kTrain);
   if (val.empty()) return absl::InvalidArgumentError("the dataset has no validation images");
-  const Context ctx{model.get(), &data, &options};
+  const Context ctx{model.get(), &data, &options, options.sampling.Resolve(model->config().sampling)};
+  DUET_RETURN_IF_ERROR(fusion::ValidateSampling(ctx.sampling, model->config().transformer.image_codebook));
   nlohmann::json results = {{"model", options.model_dir},
                             {"data", options.data_dir},
                             {"model_name", model->config().name}};
@@ -304,9 +374,16 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
                         TextToImageSection(ctx, judge, prompts, val, &round_trip));
   results["round_trip"] = round_trip;
   DUET_ASSIGN_OR_RETURN(results["diversity"], DiversitySection(ctx, prompts));
+  if (!options.sweep.empty()) {
+    nlohmann::json best;
+    DUET_ASSIGN_OR_RETURN(results["sweep"], SweepSection(ctx, judge, prompts, val, &best));
+    results["sweep_best"] = best;
+  }
   results["settings"] = {{"seed", options.seed},
-                         {"temperature", options.temperature},
-                         {"guidance", options.guidance},
+                         {"temperature", ctx.sampling.temperature},
+                         {"top_k", ctx.sampling.top_k},
+                         {"top_p", ctx.sampling.top_p},
+                         {"guidance", ctx.sampling.guidance_scale},
                          {"judge_epochs", options.judge_epochs}};
   if (!options.json_path.empty()) DUET_RETURN_IF_ERROR(WriteJsonFile(options.json_path, results));
   if (!options.report_path.empty()) {

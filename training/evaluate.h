@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "c10/core/ScalarType.h"
+#include "model/model_config.h"
 #include "nlohmann/json.hpp"
 
 namespace duet::training {
@@ -22,11 +24,19 @@ struct EvalOptions {
   int64_t diversity_prompts = 8;  // prompts (English, then Korean) used for diversity
   int judge_epochs = 40;
   uint64_t seed = 0;           // sampling seeds and judge initialisation
-  float temperature = 1.0f;    // text->image sampling
-  float guidance = 3.0f;       // text->image classifier-free guidance
+  // Text->image sampling; unset fields come from the model's config.json ("sampling").
+  model::SamplingOverrides sampling;
+  // Each setting is also scored by the same judge (text->image top-1/top-5 and round trip), in
+  // "sweep" of the results, with the best by mean top-5 then mean top-1 in "sweep_best".
+  std::vector<model::SamplingDefaults> sweep;
   std::string device = "cpu";  // the judge's device; generation runs on the CPU
   torch::ScalarType dtype = torch::kFloat32;  // the model's compute dtype (common/compute_dtype.h)
 };
+
+// Parses a sweep grid, "guidance_scale=1,2,3;temperature=0.8,1;top_k=0,64;top_p=1": every
+// combination of the listed values, unlisted keys from `base`. InvalidArgument names the key.
+StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& grid,
+                                                          const model::SamplingDefaults& base);
 
 // Runs every evaluation and returns
 //   {"model", "data", "counts", "image_tokenizer": {psnr, ssim, code_usage, ...},

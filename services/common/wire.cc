@@ -74,12 +74,13 @@ Status TensorToProto(const torch::Tensor& tensor, v1::Tensor* proto) {
   return absl::OkStatus();
 }
 
-fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto, float default_temperature) {
+fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto,
+                                         const fusion::SamplingParams& defaults) {
   fusion::SamplingParams params;
-  params.temperature = proto.has_temperature() ? proto.temperature() : default_temperature;
-  params.top_k = proto.top_k();
-  params.top_p = proto.has_top_p() ? proto.top_p() : 1.0f;
-  params.guidance_scale = proto.has_guidance_scale() ? proto.guidance_scale() : 1.0f;
+  params.temperature = proto.has_temperature() ? proto.temperature() : defaults.temperature;
+  params.top_k = proto.has_top_k() ? proto.top_k() : defaults.top_k;
+  params.top_p = proto.has_top_p() ? proto.top_p() : defaults.top_p;
+  params.guidance_scale = proto.has_guidance_scale() ? proto.guidance_scale() : defaults.guidance_scale;
   params.seed = proto.seed();
   return params;
 }

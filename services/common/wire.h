@@ -30,9 +30,9 @@ StatusOr<torch::Tensor> TensorFromProto(const v1::Tensor& proto, const TensorSpe
 // InvalidArgument for other dtypes.
 Status TensorToProto(const torch::Tensor& tensor, v1::Tensor* proto);
 
-// The wire sampling settings with defaults for unset fields (temperature 1, or
-// `default_temperature` when unset; top_p 1; guidance 1). Does not validate.
-fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto, float default_temperature);
+// The wire sampling settings, unset fields taken from `defaults` (seed excepted). Does not validate.
+fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto,
+                                         const fusion::SamplingParams& defaults);
 void SamplingToProto(const fusion::SamplingParams& params, v1::Sampling* proto);
 
 // InvalidArgument unless every value of a float tensor is finite.

@@ -24,14 +24,16 @@ std::unique_ptr<grpc::ClientContext> ChildContext(grpc::CallbackServerContext* c
   return grpc::ClientContext::FromCallbackServerContext(*context);
 }
 
-fusion::SamplingParams SamplingOf(const v1::GenerateImagesRequest& r) {
-  fusion::SamplingParams params;
-  params.temperature = r.has_temperature() ? r.temperature() : 1.0f;
-  params.top_k = r.top_k();
-  params.top_p = r.has_top_p() ? r.top_p() : 1.0f;
-  params.guidance_scale = r.has_guidance_scale() ? r.guidance_scale() : 1.0f;
-  params.seed = r.seed();
-  return params;
+// The request's sampling settings, unset ones from the model's config.json.
+fusion::SamplingParams SamplingOf(const v1::GenerateImagesRequest& r,
+                                  const model::SamplingDefaults& defaults) {
+  model::SamplingOverrides o;
+  if (r.has_temperature()) o.temperature = r.temperature();
+  if (r.has_top_k()) o.top_k = r.top_k();
+  if (r.has_top_p()) o.top_p = r.top_p();
+  if (r.has_guidance_scale()) o.guidance_scale = r.guidance_scale();
+  o.seed = r.seed();
+  return o.Resolve(defaults);
 }
 
 v1::ImageMetadata ToMetadata(const model::PngText& text) {
@@ -82,7 +84,7 @@ Status Orchestrator::ValidateGenerate(const v1::GenerateImagesRequest& request) 
     return absl::InvalidArgumentError(absl::StrCat("prompt: ", utf8.message()));
   }
   DUET_RETURN_IF_ERROR(CheckRange<int>("count", request.count(), 1, model::kMaxDrafts));
-  return fusion::ValidateSampling(SamplingOf(request), config_.transformer.image_codebook);
+  return fusion::ValidateSampling(SamplingOf(request, config_.sampling), config_.transformer.image_codebook);
 }
 
 StatusOr<Orchestrator::Prompt> Orchestrator::EncodePrompt(grpc::CallbackServerContext* context,
@@ -161,7 +163,7 @@ Status Orchestrator::GenerateImages(grpc::CallbackServerContext* context,
   v1::GenerateImageCodesRequest generate;
   *generate.mutable_prefix() = std::move(prompt.prefix);
   generate.set_count(request.count());
-  SamplingToProto(SamplingOf(request), generate.mutable_sampling());
+  SamplingToProto(SamplingOf(request, config_.sampling), generate.mutable_sampling());
   DUET_ASSIGN_OR_RETURN(torch::Tensor codes, GenerateCodes(context, generate, progress));
   std::vector<int> order(request.count());
   std::iota(order.begin(), order.end(), 0);
@@ -180,7 +182,7 @@ Status Orchestrator::DecodeDrafts(grpc::CallbackServerContext* context, const to
                                   const std::vector<int>& order, const std::vector<double>& scores,
                                   const v1::GenerateImagesRequest& request,
                                   const std::function<void(v1::Draft)>& draft) const {
-  const fusion::SamplingParams sampling = SamplingOf(request);
+  const fusion::SamplingParams sampling = SamplingOf(request, config_.sampling);
   for (size_t first = 0; first < order.size(); first += kDecodeChunk) {
     const size_t end = std::min(order.size(), first + kDecodeChunk);
     const std::vector<int64_t> chunk(order.begin() + first, order.begin() + end);
@@ -275,6 +277,7 @@ void Orchestrator::FillModelInfo(grpc::CallbackServerContext* context, v1::Model
   info->set_max_caption_tokens(config_.transformer.max_caption_len - 1);
   info->set_max_drafts(model::kMaxDrafts);
   info->set_config_json(config_.ToJson().dump(2));
+  SamplingToProto(config_.sampling.Params(), info->mutable_default_sampling());
   v1::TransformerStats stats;
   auto child = ChildContext(context);
   if (transformer_->GetStats(child.get(), v1::GetStatsRequest(), &stats).ok()) {

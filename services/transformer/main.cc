@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   scheduler_options.max_queue = static_cast<size_t>(*max_queue);
   scheduler_options.max_rows = *max_rows;
   Scheduler scheduler((*model)->transformer(), scheduler_options);
-  TransformerService service(&scheduler);
+  TransformerService service(&scheduler, (*model)->config().sampling.Params());
   auto runner = ServerRunner::Start(options, {&service});
   if (!runner.ok()) return FailMain(kProgram, runner.status());
   return ServeMain(kProgram, **runner, options, [&] { scheduler.Shutdown(); });

@@ -30,14 +30,15 @@ StatusOr<torch::Tensor> ParseCodes(const v1::Tensor& proto, const fusion::Transf
 }
 
 StatusOr<ImageRequest> ParseImageRequest(const v1::GenerateImageCodesRequest& proto,
-                                         const fusion::TransformerConfig& c) {
+                                         const fusion::TransformerConfig& c,
+                                         const fusion::SamplingParams& defaults) {
   ImageRequest request;
   const TensorSpec spec{"prefix", v1::DTYPE_FLOAT32, {-1, c.text_dim}, 1, c.text_prefix_len};
   DUET_ASSIGN_OR_RETURN(request.prefix, TensorFromProto(proto.prefix(), spec));
   DUET_RETURN_IF_ERROR(CheckFinite(request.prefix, "prefix"));
   DUET_RETURN_IF_ERROR(CheckRange<int>("count", proto.count(), 1, kMaxImageCount));
   request.count = proto.count();
-  request.sampling = SamplingFromProto(proto.sampling(), 1.0f);
+  request.sampling = SamplingFromProto(proto.sampling(), defaults);
   DUET_RETURN_IF_ERROR(fusion::ValidateSampling(request.sampling, c.image_codebook));
   return request;
 }
@@ -46,7 +47,9 @@ StatusOr<TextRequest> ParseTextRequest(const v1::GenerateTextRequest& proto,
                                        const fusion::TransformerConfig& c) {
   TextRequest request;
   DUET_ASSIGN_OR_RETURN(request.codes, ParseCodes(proto.codes(), c, kMaxCaptionBatch));
-  request.sampling = SamplingFromProto(proto.sampling(), 0.0f);
+  fusion::SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  request.sampling = SamplingFromProto(proto.sampling(), greedy);
   DUET_RETURN_IF_ERROR(fusion::ValidateSampling(request.sampling, c.text_vocab));
   DUET_RETURN_IF_ERROR(CheckRange<int>("max_tokens", proto.max_tokens(), 0, c.max_caption_len));
   request.max_tokens = proto.max_tokens() == 0 ? c.max_caption_len : proto.max_tokens();
@@ -93,7 +96,7 @@ grpc::ServerWriteReactor<v1::GenerateImageCodesResponse>* TransformerService::Ge
     grpc::CallbackServerContext* context, const v1::GenerateImageCodesRequest* proto) {
   using Response = v1::GenerateImageCodesResponse;
   auto* writer = new StreamWriter<Response>();
-  StatusOr<ImageRequest> request = ParseImageRequest(*proto, scheduler_->config());
+  StatusOr<ImageRequest> request = ParseImageRequest(*proto, scheduler_->config(), image_defaults_);
   if (!request.ok()) {
     writer->Close(ToGrpcStatus(request.status()));
     return writer;

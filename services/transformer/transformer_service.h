@@ -14,9 +14,12 @@ inline constexpr int kMaxScoreBatch = 256;    // pairs per ScoreText call
 inline constexpr int kMaxImageCount = 256;    // drafts per GenerateImageCodes call
 
 // Thread-safe; `scheduler` is not owned and must outlive the service and its server.
+// `image_defaults` fills the sampling fields a GenerateImageCodes request leaves unset (the
+// model's config.json); captions default to greedy decoding.
 class TransformerService final : public v1::MultimodalTransformer::CallbackService {
  public:
-  explicit TransformerService(Scheduler* scheduler) : scheduler_(scheduler) {}
+  explicit TransformerService(Scheduler* scheduler, const fusion::SamplingParams& image_defaults = {})
+      : scheduler_(scheduler), image_defaults_(image_defaults) {}
 
   grpc::ServerWriteReactor<v1::GenerateImageCodesResponse>* GenerateImageCodes(
       grpc::CallbackServerContext* context, const v1::GenerateImageCodesRequest* request) override;
@@ -31,6 +34,7 @@ class TransformerService final : public v1::MultimodalTransformer::CallbackServi
 
  private:
   Scheduler* scheduler_;
+  const fusion::SamplingParams image_defaults_;
 };
 
 }  // namespace duet::services

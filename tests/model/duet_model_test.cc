@@ -154,5 +154,41 @@ TEST(DuetModelLoad, MissingOrInconsistentDirectoriesAreErrors) {
   EXPECT_NE(status.message().find("transformer.image_grid"), std::string::npos) << status;
 }
 
+TEST(ModelConfigTest, SamplingDefaultsRoundTripAndAreChecked) {
+  ModelConfig config = testing::TinyModelConfig();
+  config.sampling = {0.8f, 12, 0.9f, 3.0f};
+  auto back = ModelConfig::FromJson(config.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FLOAT_EQ(back->sampling.temperature, 0.8f);
+  EXPECT_EQ(back->sampling.top_k, 12);
+  EXPECT_FLOAT_EQ(back->sampling.top_p, 0.9f);
+  EXPECT_FLOAT_EQ(back->sampling.guidance_scale, 3.0f);
+  // Without the key, the neutral settings: temperature 1, no top-k or top-p, no guidance.
+  nlohmann::json json = config.ToJson();
+  json.erase("sampling");
+  back = ModelConfig::FromJson(json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_FLOAT_EQ(back->sampling.guidance_scale, 1.0f);
+  EXPECT_EQ(back->sampling.top_k, 0);
+  for (const auto& [bad, field] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {{{"guidance_scale", 99}}, "guidance"},
+           {{{"top_k", 1.5}}, "sampling.top_k"},
+           {{{"tempreature", 1}}, "sampling.tempreature"},
+           {{{"top_p", 0}}, "top_p"}}) {
+    json["sampling"] = bad;
+    const auto status = ModelConfig::FromJson(json).status();
+    EXPECT_NE(status.message().find(field), std::string::npos) << bad << ": " << status;
+  }
+  // Overrides: set fields win, unset ones come from the defaults; the seed is the request's.
+  SamplingOverrides o;
+  o.guidance_scale = 1.0f;
+  o.seed = 9;
+  const fusion::SamplingParams p = o.Resolve(config.sampling);
+  EXPECT_FLOAT_EQ(p.guidance_scale, 1.0f);
+  EXPECT_FLOAT_EQ(p.temperature, 0.8f);
+  EXPECT_EQ(p.top_k, 12);
+  EXPECT_EQ(p.seed, 9u);
+}
+
 }  // namespace
 }  // namespace duet::model

@@ -90,6 +90,32 @@ TEST_F(GatewayTest, GenerateImagesStreamsProgressThenDrafts) {
   }
 }
 
+// Unset sampling fields take the model's defaults (config.json); set ones win.
+TEST_F(GatewayTest, UnsetSamplingTakesTheModelDefaults) {
+  auto keys_of = [&](const v1::GenerateImagesRequest& request) {
+    std::vector<v1::GenerateImagesResponse> out;
+    EXPECT_TRUE(Generate(request, &out).ok());
+    const std::vector<v1::Draft> drafts = Drafts(out);
+    std::map<std::string, std::string> keys;
+    if (drafts.empty()) return keys;
+    auto text = vision::ReadPngText(drafts[0].png());
+    if (text.ok()) keys.insert(text->begin(), text->end());
+    return keys;
+  };
+  auto keys = keys_of(Request("hat", 1, 3));
+  EXPECT_EQ(keys["guidance_scale"], "2.5");
+  EXPECT_EQ(keys["top_k"], "12");
+  EXPECT_EQ(keys["top_p"], "0.95");
+  EXPECT_EQ(keys["temperature"], "0.9");
+  v1::GenerateImagesRequest set = Request("hat", 1, 3);
+  set.set_guidance_scale(1.0f);
+  set.set_top_k(0);
+  keys = keys_of(set);
+  EXPECT_EQ(keys["guidance_scale"], "1");
+  EXPECT_EQ(keys["top_k"], "0");
+  EXPECT_EQ(keys["top_p"], "0.95");
+}
+
 TEST_F(GatewayTest, RerankOrdersDraftsByScore) {
   v1::GenerateImagesRequest request = Request("a snowy mountain", 6, 7);
   request.set_rerank(true);
@@ -119,6 +145,8 @@ TEST_F(GatewayTest, CaptionAndModelInfo) {
   EXPECT_EQ(info.image_grid(), TinyModel().config().transformer.image_grid);
   EXPECT_EQ(info.max_drafts(), 256);
   EXPECT_EQ(info.compute_dtype(), "float32");  // the transformer's, asked through GetStats
+  EXPECT_FLOAT_EQ(info.default_sampling().guidance_scale(), 2.5f);
+  EXPECT_EQ(info.default_sampling().top_k(), 12);
 }
 
 TEST_F(GatewayTest, CaptionStreamAnswersInOrderWithIds) {

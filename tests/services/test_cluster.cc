@@ -33,6 +33,7 @@ model::ModelConfig TinyConfig() {
   c.transformer.window = 4;
   c.transformer.max_caption_len = fusion::TransformerConfig().max_caption_len;
   c.Derive();
+  c.sampling = {0.9f, 12, 0.95f, 2.5f};  // what requests that leave sampling unset get
   return c;
 }
 
@@ -94,7 +95,8 @@ Cluster::Cluster(SchedulerOptions scheduler_options, int max_message_bytes)
   image_service_ = std::make_unique<ImageCodecService>(&model.image(), image_queue_.get());
   image_server_ = *ServerRunner::Start(options, {image_service_.get()});
   scheduler_ = std::make_unique<Scheduler>(model.transformer(), scheduler_options);
-  transformer_service_ = std::make_unique<TransformerService>(scheduler_.get());
+  transformer_service_ =
+      std::make_unique<TransformerService>(scheduler_.get(), model.config().sampling.Params());
   transformer_server_ = *ServerRunner::Start(options, {transformer_service_.get()});
   orchestrator_ = std::make_unique<Orchestrator>(
       model.config(),

@@ -87,6 +87,43 @@ TEST_F(CliTest, GenerateWritesDraftsWithMetadata) {
   }
 }
 
+// Unset sampling flags come from the model's config.json ("sampling"); a flag given wins.
+TEST_F(CliTest, GenerateTakesUnsetSamplingFromTheModelConfig) {
+  TempDir dir;
+  const std::string model = dir.path() + "/model";
+  model::testing::WriteTinyModel(model);
+  auto config = ReadJsonFile(model + "/config.json");
+  ASSERT_TRUE(config.ok());
+  (*config)["sampling"] = {{"guidance_scale", 2.5}, {"top_k", 7}, {"temperature", 0.75}};
+  ASSERT_TRUE(WriteJsonFile(model + "/config.json", *config).ok());
+  auto keys_of = [&](const std::string& flags) {
+    TempDir out;
+    const Result r = RunCli("generate --model " + model + " -n 1 -o " + out.path() + flags + " hat");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto png = ReadFile(out.path() + "/draft_000_seed_0.png");
+    EXPECT_TRUE(png.ok()) << r.output;
+    auto text = vision::ReadPngText(png.ok() ? *png : std::string());
+    std::map<std::string, std::string> keys;
+    if (text.ok()) keys.insert(text->begin(), text->end());
+    return keys;
+  };
+  auto keys = keys_of("");
+  EXPECT_EQ(keys["guidance_scale"], "2.5");
+  EXPECT_EQ(keys["top_k"], "7");
+  EXPECT_EQ(keys["temperature"], "0.75");
+  keys = keys_of(" --guidance 1 --top-k 0");
+  EXPECT_EQ(keys["guidance_scale"], "1");
+  EXPECT_EQ(keys["top_k"], "0");
+  EXPECT_EQ(keys["temperature"], "0.75");
+  // A bad default is named at load.
+  (*config)["sampling"] = {{"top_p", 1.5}};
+  ASSERT_TRUE(WriteJsonFile(model + "/config.json", *config).ok());
+  TempDir out;
+  const Result bad = RunCli("generate --model " + model + " -o " + out.path() + " hat");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("sampling: top_p"), std::string::npos) << bad.output;
+}
+
 TEST_F(CliTest, CaptionPrintsOneLinePerImageAndReportsBadFiles) {
   TempDir out;
   ASSERT_EQ(RunCli("generate --model " + ModelDir() + " -n 2 -o " + out.path() + " hat").exit_code, 0);

@@ -168,6 +168,9 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   o.judge_epochs = 3;
   o.drafts = 3;
   o.diversity_prompts = 2;
+  auto sweep = ParseSweep("guidance_scale=1,3;temperature=0,1", {});
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  o.sweep = *sweep;
   auto results = Evaluate(o);
   ASSERT_TRUE(results.ok()) << results.status();
   auto json = ReadJsonFile(o.json_path);
@@ -194,10 +197,31 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   EXPECT_GT(r["diversity"]["mean_pairwise_rms"].get<double>(), 0.0);  // temperature 1 varies
   EXPECT_TRUE(r["diversity"]["same_seed_identical"].get<bool>());
   EXPECT_GT(r["text_to_image"]["judge_real_val"]["top5"].get<double>(), 0.0);
+  // The sweep: every setting judged, the best one by mean top-5 named.
+  ASSERT_EQ(r["sweep"].size(), 4u);
+  double best = -1;
+  for (const auto& row : r["sweep"]) best = std::max(best, row["mean_top5"].get<double>());
+  EXPECT_EQ(r["sweep_best"]["mean_top5"].get<double>(), best);
+  EXPECT_EQ(r["sweep"][0]["guidance_scale"].get<double>(), 1.0);
+  EXPECT_EQ(r["sweep"][3]["temperature"].get<double>(), 1.0);
   auto report = ReadFile(o.report_path);
   ASSERT_TRUE(report.ok());
   EXPECT_NE(report->find("## Image tokenizer"), std::string::npos);
   EXPECT_NE(report->find("judge top-1"), std::string::npos);
+}
+
+TEST(SweepTest, ParsesAGridAndNamesBadKeys) {
+  model::SamplingDefaults base;
+  base.top_k = 5;
+  auto grid = ParseSweep("guidance_scale=1,2,3;temperature=0.5,1", base);
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  ASSERT_EQ(grid->size(), 6u);
+  EXPECT_EQ((*grid)[5].guidance_scale, 3.0f);
+  EXPECT_EQ((*grid)[5].temperature, 1.0f);
+  EXPECT_EQ((*grid)[5].top_k, 5);  // unlisted keys keep the base
+  EXPECT_NE(ParseSweep("guidence=1", base).status().message().find("guidence"), std::string::npos);
+  EXPECT_NE(ParseSweep("top_k=a", base).status().message().find("top_k"), std::string::npos);
+  EXPECT_FALSE(ParseSweep("top_k", base).ok());
 }
 
 }  // namespace
