@@ -80,6 +80,7 @@ StatusOr<std::vector<Draft>> DuetModel::GenerateImages(const std::string& prompt
                                                        const fusion::ProgressFn& progress) {
   DUET_RETURN_IF_ERROR(CheckRange("count", options.count, 1, kMaxDrafts));
   DUET_RETURN_IF_ERROR(fusion::ValidateSampling(options.sampling, config_.transformer.image_codebook));
+  DUET_RETURN_IF_ERROR(CheckPromptForMetadata(prompt));  // before any work
   StatusOr<EncodedTexts> encoded = text_->Encode({prompt});
   if (!encoded.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("prompt: ", encoded.status().message()));

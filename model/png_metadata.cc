@@ -27,4 +27,10 @@ PngText DraftMetadata(const std::string& prompt, uint64_t seed,
   return text;
 }
 
+Status CheckPromptForMetadata(const std::string& prompt) {
+  const size_t nul = prompt.find('\0');
+  if (nul == std::string::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("prompt has a NUL byte at offset ", nul));
+}
+
 }  // namespace duet::model

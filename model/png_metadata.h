@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "fusion/sampler.h"
 
 namespace duet::model {
@@ -17,5 +18,9 @@ using PngText = std::vector<std::pair<std::string, std::string>>;
 PngText DraftMetadata(const std::string& prompt, uint64_t seed,
                       const fusion::SamplingParams& sampling, const std::string& model_name,
                       bool has_score, double score);
+
+// A prompt goes into every draft's metadata, which cannot hold NUL bytes: InvalidArgument
+// ("prompt has a NUL byte at offset N") so callers refuse it before any work.
+Status CheckPromptForMetadata(const std::string& prompt);
 
 }  // namespace duet::model

@@ -59,6 +59,14 @@ StatusOr<EncodedTexts> TextPipeline::Encode(const std::vector<std::string>& text
 }
 
 StatusOr<std::string> TextPipeline::Detokenize(const std::vector<int64_t>& ids) const {
+  // The range is checked in int64: narrowing first would read 2^32 + 5 as id 5.
+  const int64_t vocab = tokenizer_.vocab_size();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("token id ", ids[i], " at position ", i,
+                                                     " is outside [0, ", vocab, ")"));
+    }
+  }
   return tokenizer_.Decode(std::vector<int>(ids.begin(), ids.end()));
 }
 

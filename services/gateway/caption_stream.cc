@@ -1,6 +1,7 @@
 // Implementation of services/gateway/caption_stream.h.
 #include "services/gateway/caption_stream.h"
 
+#include "language/utf8.h"
 #include "services/gateway/gateway_service.h"
 
 namespace duet::services {
@@ -35,6 +36,8 @@ void CaptionStreamReactor::OnReadDone(bool ok) {
   if (read_.id().size() > kMaxCaptionIdBytes) {
     valid = absl::InvalidArgumentError(absl::StrCat("id is ", read_.id().size(),
                                                     " bytes, the limit is ", kMaxCaptionIdBytes));
+  } else if (Status utf8 = language::ValidateUtf8(read_.id()); !utf8.ok()) {
+    valid = absl::InvalidArgumentError(absl::StrCat("id: ", utf8.message()));
   } else if (image.empty()) {
     valid = absl::InvalidArgumentError("image must not be empty");
   }

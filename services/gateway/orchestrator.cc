@@ -83,6 +83,7 @@ Status Orchestrator::ValidateGenerate(const v1::GenerateImagesRequest& request) 
   if (Status utf8 = language::ValidateUtf8(prompt); !utf8.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("prompt: ", utf8.message()));
   }
+  DUET_RETURN_IF_ERROR(model::CheckPromptForMetadata(prompt));  // before any work
   DUET_RETURN_IF_ERROR(CheckRange<int>("count", request.count(), 1, model::kMaxDrafts));
   return fusion::ValidateSampling(SamplingOf(request, config_.sampling), config_.transformer.image_codebook);
 }

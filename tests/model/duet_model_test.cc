@@ -2,6 +2,7 @@
 // bytes, save/load, metadata, reranking, captions, and precise errors for bad input.
 #include "model/duet_model.h"
 
+#include <limits>
 #include <map>
 
 #include "gtest/gtest.h"
@@ -141,6 +142,17 @@ TEST_F(DuetModelTest, BadInputIsNamed) {
   const std::string long_prompt(400, 'x');
   EXPECT_NE(model->GenerateImages(long_prompt, Options(1, 1)).status().message().find("limit"),
             std::string::npos);
+  EXPECT_NE(model->GenerateImages(std::string("hat\0x", 5), Options(1, 1)).status().message().find(
+                "prompt has a NUL byte at offset 3"),
+            std::string::npos);
+  // Token ids are range-checked in int64: 2^32 + 5 is not id 5, and 2^63 - 1 is named as itself.
+  for (const int64_t id : {(int64_t{1} << 32) + 5, std::numeric_limits<int64_t>::max()}) {
+    const auto text = model->text().Detokenize({4, id});
+    ASSERT_FALSE(text.ok()) << id;
+    EXPECT_NE(text.status().message().find("token id " + std::to_string(id) + " at position 1"),
+              std::string::npos)
+        << text.status();
+  }
   const auto status = model->Caption({"GIF89a......"}, {}).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("image 0"), std::string::npos) << status;

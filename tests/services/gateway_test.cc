@@ -155,7 +155,8 @@ TEST_F(GatewayTest, CaptionStreamAnswersInOrderWithIds) {
   const int kItems = 12;
   for (int i = 0; i < kItems; ++i) {
     v1::CaptionStreamRequest request;
-    request.set_id("item-" + std::to_string(i));
+    // Item 9's id is not UTF-8: that item gets an error, and every later item is still answered.
+    request.set_id(i == 9 ? std::string("item-\xC3\x28") : "item-" + std::to_string(i));
     request.set_image(i == 4 ? std::string("not an image at all") : TestPng(32, i));
     ASSERT_TRUE(stream->Write(request));
   }
@@ -168,6 +169,12 @@ TEST_F(GatewayTest, CaptionStreamAnswersInOrderWithIds) {
   v1::CaptionResponse reference;
   ASSERT_TRUE(Caption(TestPng(32, 7), &reference).ok());
   for (int i = 0; i < kItems; ++i) {
+    if (i == 9) {
+      EXPECT_EQ(out[i].id(), "item-\xC3\x28");  // echoed as sent
+      EXPECT_EQ(out[i].error_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+      EXPECT_NE(out[i].error_message().find("id: "), std::string::npos) << out[i].error_message();
+      continue;
+    }
     EXPECT_EQ(out[i].id(), "item-" + std::to_string(i));
     if (i == 4) {
       EXPECT_EQ(out[i].error_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
@@ -191,6 +198,8 @@ TEST_F(GatewayTest, BadRequestsGetInvalidArgumentAndServerKeepsServing) {
       {[](auto* r) { r->set_prompt("a cat and a dog and a car and a hat under a sun by a sea with a star"); },
        "prompt: texts[0]"},
       {[](auto* r) { r->set_prompt("bad \xc3\x28 utf8"); }, "prompt"},
+      // Refused at the edge, not after every draft is decoded (the PNG metadata cannot hold it).
+      {[](auto* r) { r->set_prompt(std::string("hat\0x", 5)); }, "prompt has a NUL byte at offset 3"},
       {[](auto* r) { r->set_count(0); }, "count"},
       {[](auto* r) { r->set_count(10000); }, "count"},
       {[&](auto* r) { r->set_temperature(nan); }, "temperature"},
