@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
        {"image_codec", {"127.0.0.1:50052", "ImageCodec target"}},
        {"transformer", {"127.0.0.1:50053", "MultimodalTransformer target"}},
        {"workers", {"64", "threads running requests against the backends (1..1024)"}},
-       {"max_queue", {"1024", "requests waiting for a worker (1..100000)"}}});
+       {"max_queue", {"1024", "requests waiting for a worker (1..100000)"}},
+       {"max_image_mb", {"32", "largest Caption image, MiB, checked before it is forwarded"}}});
   ServerFlags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
@@ -29,15 +30,18 @@ int main(int argc, char** argv) {
   }
   StatusOr<int64_t> workers = flags.GetInt("workers", 1, 1024);
   StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  StatusOr<int64_t> max_image_mb = flags.GetInt("max_image_mb", 1, 1024);
   if (!workers.ok()) return FailMain(kProgram, workers.status());
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
+  if (!max_image_mb.ok()) return FailMain(kProgram, max_image_mb.status());
 
   // The gateway needs only the model's config: names and limits.
   StatusOr<model::ModelConfig> config = model::ReadModelConfig(flags.Get("model"));
   if (!config.ok()) return FailMain(kProgram, config.status());
   const BackendAddresses backends{flags.Get("text_encoder"), flags.Get("image_codec"),
                                   flags.Get("transformer")};
-  Orchestrator orchestrator(*config, backends, options.max_message_bytes);
+  Orchestrator orchestrator(*config, backends, options.max_message_bytes,
+                            static_cast<size_t>(*max_image_mb) << 20);
   WorkQueue queue("gateway", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
   GatewayService service(&orchestrator, &queue);
   auto runner = ServerRunner::Start(options, {&service});

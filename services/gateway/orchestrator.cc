@@ -64,8 +64,9 @@ struct Orchestrator::Prompt {
 };
 
 Orchestrator::Orchestrator(model::ModelConfig config, const BackendAddresses& backends,
-                           int max_message_bytes)
+                           int max_message_bytes, size_t max_image_bytes)
     : config_(std::move(config)),
+      max_image_bytes_(max_image_bytes),
       addresses_(backends),
       text_encoder_(v1::TextEncoder::NewStub(MakeChannel(backends.text_encoder,
                                                          max_message_bytes))),
@@ -241,6 +242,10 @@ StatusOr<std::vector<int64_t>> Orchestrator::CaptionIds(grpc::CallbackServerCont
 StatusOr<v1::CaptionResponse> Orchestrator::Caption(grpc::CallbackServerContext* context,
                                                     const std::string& image) const {
   if (image.empty()) return absl::InvalidArgumentError("image must not be empty");
+  if (image.size() > max_image_bytes_) {  // at the edge, before the codec sees it
+    return absl::InvalidArgumentError(absl::StrCat("image is ", image.size(),
+                                                   " bytes, the limit is ", max_image_bytes_));
+  }
   v1::EncodeImagesRequest encode;
   encode.add_images(image);
   v1::EncodeImagesResponse encoded;

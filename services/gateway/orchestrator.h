@@ -30,8 +30,10 @@ inline constexpr int kDecodeChunk = 16;       // drafts per ImageCodec.Decode ca
 // Thread-safe: every method may run concurrently (stubs and config are read-only).
 class Orchestrator {
  public:
+  // `max_image_bytes`: the largest Caption image, checked here before it is forwarded (the
+  // image codec's own --max_image_mb should be the same).
   Orchestrator(model::ModelConfig config, const BackendAddresses& backends,
-               int max_message_bytes);
+               int max_message_bytes, size_t max_image_bytes = size_t{32} << 20);
 
   // InvalidArgument naming the field and its limit: prompt (empty, > kMaxPromptBytes bytes,
   // invalid UTF-8), count outside [1, 256], and the sampling fields.
@@ -72,6 +74,7 @@ class Orchestrator {
                                             const v1::Tensor& codes) const;
 
   model::ModelConfig config_;
+  size_t max_image_bytes_;
   BackendAddresses addresses_;
   std::unique_ptr<v1::TextEncoder::Stub> text_encoder_;
   std::unique_ptr<v1::ImageCodec::Stub> image_codec_;

@@ -229,6 +229,17 @@ TEST_F(GatewayTest, BadRequestsGetInvalidArgumentAndServerKeepsServing) {
   EXPECT_TRUE(Generate(Request("a green apple", 1, 1), &out).ok());
 }
 
+// An image over the limit is refused by the gateway itself: with no backend listening, the answer
+// is the size error and not UNAVAILABLE, so nothing was forwarded.
+TEST(OrchestratorTest, OversizedCaptionImageIsRefusedBeforeForwarding) {
+  const BackendAddresses nowhere{"127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1"};
+  Orchestrator orchestrator(TinyModel().config(), nowhere, 4 << 20, /*max_image_bytes=*/1000);
+  const auto status = orchestrator.Caption(nullptr, std::string(1001, 'x')).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("image is 1001 bytes, the limit is 1000"), std::string::npos)
+      << status;
+}
+
 TEST_F(GatewayTest, OversizedMessageIsResourceExhausted) {
   v1::CaptionResponse caption;
   const grpc::Status status = Caption(std::string(5 << 20, 'x'), &caption);  // limit is 4 MiB
