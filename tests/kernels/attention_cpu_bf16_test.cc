@@ -159,16 +159,11 @@ TEST(Bf16AttentionTest, BatchRowIsBitwiseIndependentOfBatchSize) {
         EXPECT_LT(AttentionCpuScratchBytes(BatchRow(full, 0).Args(nullptr)),
                   AttentionCpuScratchBytes(full.Args(nullptr)));
       }
-      const std::vector<unsigned char> all = OutputBytes(full, dtype);
-      const size_t row_bytes = all.size() / full.batch;
-      for (int64_t b = 0; b < full.batch; ++b) {
-        Problem row = BatchRow(full, b);
-        const std::vector<unsigned char> alone = OutputBytes(row, dtype);
-        ASSERT_EQ(alone.size(), row_bytes);
-        EXPECT_EQ(std::memcmp(alone.data(), all.data() + b * row_bytes, row_bytes), 0)
-            << "dtype " << static_cast<int>(dtype) << " T " << t << " decode rows " << decode_rows
-            << " b " << b;
-      }
+      std::vector<int64_t> rows(static_cast<size_t>(full.batch));
+      for (int64_t b = 0; b < full.batch; ++b) rows[b] = b;
+      testing::ExpectRowsAloneMatchBatch(
+          full, dtype, OutputBytes(full, dtype), rows,
+          "T " + std::to_string(t) + " decode rows " + std::to_string(decode_rows));
     }
   }
 }

@@ -177,15 +177,9 @@ TEST(DecodePathTest, BitwiseIndependentOfBatchSizeAndThreads) {
           three_threads = OutputBytes(full, dtype);
         }
         ASSERT_EQ(one_thread, three_threads) << "q_len " << q_len << " window " << window;
-        const size_t row_bytes = one_thread.size() / kBatch;
-        for (int64_t b : {0, 1, 137, 299}) {
-          Problem row = BatchRow(full, b);
-          const std::vector<unsigned char> alone = OutputBytes(row, dtype);
-          ASSERT_EQ(alone.size(), row_bytes);
-          EXPECT_EQ(std::memcmp(alone.data(), one_thread.data() + b * row_bytes, row_bytes), 0)
-              << "dtype " << static_cast<int>(dtype) << " q_len " << q_len << " window " << window
-              << " b " << b;
-        }
+        testing::ExpectRowsAloneMatchBatch(
+            full, dtype, one_thread, {0, 1, 137, 299},
+            "q_len " + std::to_string(q_len) + " window " + std::to_string(window));
       }
     }
   }

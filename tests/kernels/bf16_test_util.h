@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -100,6 +101,21 @@ inline std::vector<unsigned char> OutputBytes(Problem& p, ElementType dtype) {
     std::memcpy(bytes.data(), out.data(), bytes.size());
   }
   return bytes;
+}
+
+// Each of `rows` of `full`, run alone, gives exactly the bytes it has in `all`, the output of the
+// whole batch (OutputBytes(full, dtype)). `context` names the case in failure messages.
+inline void ExpectRowsAloneMatchBatch(const Problem& full, ElementType dtype,
+                                      const std::vector<unsigned char>& all,
+                                      const std::vector<int64_t>& rows, const std::string& context) {
+  const size_t row_bytes = all.size() / static_cast<size_t>(full.batch);
+  for (int64_t b : rows) {
+    Problem row = BatchRow(full, b);
+    const std::vector<unsigned char> alone = OutputBytes(row, dtype);
+    ASSERT_EQ(alone.size(), row_bytes) << context;
+    EXPECT_EQ(std::memcmp(alone.data(), all.data() + b * row_bytes, row_bytes), 0)
+        << "dtype " << static_cast<int>(dtype) << " " << context << " b " << b;
+  }
 }
 
 }  // namespace duet::kernels::testing
