@@ -29,22 +29,27 @@ StatusOr<SamplingDefaults> SamplingFromJson(const nlohmann::json& json) {
     if (integer ? !v.is_number_integer() : !v.is_number()) {
       return absl::InvalidArgumentError("sampling." + key + " must be a number");
     }
-    if (key == "temperature") {
-      s.temperature = v.get<float>();
-    } else if (key == "top_k") {
-      s.top_k = v.get<int>();
-    } else if (key == "top_p") {
-      s.top_p = v.get<float>();
-    } else if (key == "guidance_scale") {
-      s.guidance_scale = v.get<float>();
-    } else {
-      return absl::InvalidArgumentError("unknown key sampling." + key);
-    }
+    if (!s.Set(key, v.get<double>())) return absl::InvalidArgumentError("unknown key sampling." + key);
   }
   return s;
 }
 
 }  // namespace
+
+bool SamplingDefaults::Set(const std::string& key, double value) {
+  if (key == "temperature") {
+    temperature = static_cast<float>(value);
+  } else if (key == "top_k") {
+    top_k = static_cast<int>(value);
+  } else if (key == "top_p") {
+    top_p = static_cast<float>(value);
+  } else if (key == "guidance_scale") {
+    guidance_scale = static_cast<float>(value);
+  } else {
+    return false;
+  }
+  return true;
+}
 
 void ModelConfig::Derive() {
   transformer.text_vocab = text_encoder.vocab_size;

@@ -35,6 +35,9 @@ struct SamplingDefaults {
   fusion::SamplingParams Params(uint64_t seed = 0) const {
     return {temperature, top_k, top_p, guidance_scale, seed};
   }
+  // Sets the field named `key` ("temperature", "top_k", "top_p", "guidance_scale"; top_k is
+  // truncated to an integer). False for any other key. Does not validate the value.
+  bool Set(const std::string& key, double value);
 };
 
 // Sampling settings a request may leave unset; Resolve fills them from SamplingDefaults.

@@ -312,7 +312,7 @@ StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& gri
     const std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
     if (kv.size() != 2) return absl::InvalidArgumentError(absl::StrCat("sweep: expected key=v1,v2 in \"", part, "\""));
     const std::string& key = kv[0];
-    if (key != "temperature" && key != "top_k" && key != "top_p" && key != "guidance_scale") {
+    if (!model::SamplingDefaults().Set(key, 0)) {
       return absl::InvalidArgumentError("sweep: unknown key " + key +
                                         " (temperature, top_k, top_p, guidance_scale)");
     }
@@ -323,10 +323,7 @@ StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& gri
         return absl::InvalidArgumentError(absl::StrCat("sweep: ", key, " value \"", text, "\" is not a number"));
       }
       for (model::SamplingDefaults s : out) {
-        if (key == "temperature") s.temperature = static_cast<float>(value);
-        if (key == "top_k") s.top_k = static_cast<int>(value);
-        if (key == "top_p") s.top_p = static_cast<float>(value);
-        if (key == "guidance_scale") s.guidance_scale = static_cast<float>(value);
+        s.Set(key, value);
         next.push_back(s);
       }
     }
