@@ -29,11 +29,10 @@ Status Generate(const Flags& flags) {
                                       std::to_string(flags.positional().size()));
   }
   if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
-  DUET_RETURN_IF_ERROR(ReadGenerateOptions(flags, {}).status());  // flag errors before loading
+  DUET_ASSIGN_OR_RETURN(const GenerateFlags request, ReadGenerateFlags(flags));  // before loading
   DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet generate"));
   DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model"), dtype));
-  DUET_ASSIGN_OR_RETURN(const model::GenerateOptions options,
-                        ReadGenerateOptions(flags, engine->config().sampling));
+  const model::GenerateOptions options = request.Options(engine->config().sampling);
   const std::string prompt = flags.positional()[0];
   std::vector<model::Draft> drafts;
   {

@@ -39,15 +39,13 @@ StatusOr<model::SamplingOverrides> ReadSamplingOverrides(const Flags& flags) {
   return o;
 }
 
-StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags,
-                                                     const model::SamplingDefaults& defaults) {
-  model::GenerateOptions options;
+StatusOr<GenerateFlags> ReadGenerateFlags(const Flags& flags) {
+  GenerateFlags out;
   DUET_ASSIGN_OR_RETURN(const int64_t count, flags.GetInt("count", 1, model::kMaxDrafts));
-  options.count = static_cast<int>(count);
-  DUET_ASSIGN_OR_RETURN(const model::SamplingOverrides overrides, ReadSamplingOverrides(flags));
-  options.sampling = overrides.Resolve(defaults);
-  options.rerank = flags.Has("rerank");
-  return options;
+  out.count = static_cast<int>(count);
+  DUET_ASSIGN_OR_RETURN(out.sampling, ReadSamplingOverrides(flags));
+  out.rerank = flags.Has("rerank");
+  return out;
 }
 
 }  // namespace duet::tools

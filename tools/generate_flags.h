@@ -16,8 +16,19 @@ const std::vector<FlagSpec>& GenerateFlagSpecs();
 // names the flag and its limit. Unset flags stay unset: the model's config.json decides them.
 StatusOr<model::SamplingOverrides> ReadSamplingOverrides(const Flags& flags);
 
-// Reads the flags above, filling unset sampling flags from `defaults` (the model's config.json).
-StatusOr<model::GenerateOptions> ReadGenerateOptions(const Flags& flags,
-                                                     const model::SamplingDefaults& defaults);
+// The flags above as given: sampling flags not given stay unset.
+struct GenerateFlags {
+  int count = 1;
+  model::SamplingOverrides sampling;
+  bool rerank = false;
+
+  // The request, unset sampling flags filled from `defaults` (the model's config.json).
+  model::GenerateOptions Options(const model::SamplingDefaults& defaults) const {
+    return {count, sampling.Resolve(defaults), rerank};
+  }
+};
+
+// Reads the flags above; InvalidArgument names the flag and its limit.
+StatusOr<GenerateFlags> ReadGenerateFlags(const Flags& flags);
 
 }  // namespace duet::tools

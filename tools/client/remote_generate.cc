@@ -32,17 +32,17 @@ StatusOr<v1::GenerateImagesRequest> BuildRequest(const tools::Flags& flags) {
                                                    flags.positional().size()));
   }
   // Unset sampling flags stay unset: the gateway fills them from the model's config.json.
-  DUET_ASSIGN_OR_RETURN(const model::GenerateOptions options, tools::ReadGenerateOptions(flags, {}));
-  DUET_ASSIGN_OR_RETURN(const model::SamplingOverrides sampling, tools::ReadSamplingOverrides(flags));
+  DUET_ASSIGN_OR_RETURN(const tools::GenerateFlags given, tools::ReadGenerateFlags(flags));
+  const model::SamplingOverrides& sampling = given.sampling;
   v1::GenerateImagesRequest request;
   request.set_prompt(flags.positional()[0]);
-  request.set_count(options.count);
+  request.set_count(given.count);
   request.set_seed(sampling.seed);
   if (sampling.temperature) request.set_temperature(*sampling.temperature);
   if (sampling.top_k) request.set_top_k(*sampling.top_k);
   if (sampling.top_p) request.set_top_p(*sampling.top_p);
   if (sampling.guidance_scale) request.set_guidance_scale(*sampling.guidance_scale);
-  request.set_rerank(options.rerank);
+  request.set_rerank(given.rerank);
   return request;
 }
 
