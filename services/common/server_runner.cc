@@ -1,13 +1,13 @@
 // Implementation of services/common/server_runner.h.
 #include "services/common/server_runner.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "common/log.h"
+#include "services/common/termination.h"
 
 namespace duet::services {
 namespace {
@@ -22,14 +22,6 @@ std::string ConnectAddress(const std::string& listen, int port) {
     host = "127.0.0.1";
   }
   return absl::StrCat(host, ":", port);
-}
-
-sigset_t TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
 }
 
 }  // namespace
@@ -67,16 +59,10 @@ void ServerRunner::Shutdown(std::chrono::milliseconds drain) {
 
 void ServerRunner::Wait() { server_->Wait(); }
 
-void BlockTerminationSignals() {
-  sigset_t set = TerminationSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
                      const std::function<void()>& before_drain) {
-  sigset_t set = TerminationSignals();
   int signal = 0;
-  sigwait(&set, &signal);
+  while (signal == 0) signal = WaitForTerminationSignal(std::chrono::hours(1));
   DUET_LOG(INFO) << "received " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
                  << ", draining for up to " << drain.count() << " ms";
   if (before_drain) before_drain();

@@ -49,11 +49,7 @@ class ServerRunner {
   std::once_flag shutdown_once_;
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later. Call first
-// thing in main(), before gRPC or LibTorch start threads, then use ServeUntilSignal.
-void BlockTerminationSignals();
-
-// Waits for SIGTERM or SIGINT, logs it, runs `before_drain` (may be null), drains the server with
+// Waits for SIGTERM or SIGINT (main() must have called CatchTerminationSignals first), logs it, runs `before_drain` (may be null), drains the server with
 // options.drain and returns 0, the process exit code.
 int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
                      const std::function<void()>& before_drain = nullptr);

@@ -4,6 +4,7 @@
 
 #include "model/model_config.h"
 #include "services/common/server_main.h"
+#include "services/common/termination.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/orchestrator.h"
 
@@ -14,7 +15,7 @@ constexpr char kProgram[] = "duet-gateway";
 int main(int argc, char** argv) {
   using namespace duet;
   using namespace duet::services;
-  BlockTerminationSignals();
+  CatchTerminationSignals();
   const auto specs = CommonServerFlags(
       "127.0.0.1:50050",
       {{"text_encoder", {"127.0.0.1:50051", "TextEncoder target; a:1,b:2 or dns:/// for replicas"}},

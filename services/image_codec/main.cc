@@ -8,6 +8,7 @@
 #include "model/torch_threads.h"
 #include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
+#include "services/common/termination.h"
 #include "services/image_codec/image_codec_service.h"
 
 namespace {
@@ -17,7 +18,7 @@ constexpr char kProgram[] = "duet-image-codec";
 int main(int argc, char** argv) {
   using namespace duet;
   using namespace duet::services;
-  BlockTerminationSignals();
+  CatchTerminationSignals();
   const auto specs = CommonServerFlags(
       "127.0.0.1:50052", {{"workers", {"2", "codec threads (1..64)"}},
                           {"max_queue", {"256", "requests waiting for a worker (1..100000)"}},

@@ -6,6 +6,7 @@
 #include "model/torch_threads.h"
 #include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
+#include "services/common/termination.h"
 #include "services/transformer/scheduler.h"
 #include "services/transformer/transformer_service.h"
 
@@ -16,7 +17,7 @@ constexpr char kProgram[] = "duet-transformer";
 int main(int argc, char** argv) {
   using namespace duet;
   using namespace duet::services;
-  BlockTerminationSignals();
+  CatchTerminationSignals();
   const auto specs = CommonServerFlags(
       "127.0.0.1:50053",
       {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},

@@ -25,6 +25,8 @@ StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const std::vector<st
   if (pid < 0) return absl::InternalError(std::strerror(errno));
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    signal(SIGTERM, SIG_DFL);  // the parent's handlers write to its own pipe
+    signal(SIGINT, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);  // the parent may block SIGTERM; the child must not
