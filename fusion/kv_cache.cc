@@ -27,4 +27,27 @@ void KVCache::SelectRows(const torch::Tensor& rows) {
   batch_ = rows.size(0);
 }
 
+KVCache KVCache::ConcatRows(const std::vector<KVCache>& parts) {
+  TORCH_CHECK(!parts.empty(), "ConcatRows needs at least one cache");
+  KVCache out;
+  out.capacity_ = parts.front().capacity_;
+  out.length_ = parts.front().length_;
+  for (const KVCache& part : parts) {
+    TORCH_CHECK(part.keys_.size() == parts.front().keys_.size() &&
+                    part.capacity_ == out.capacity_ && part.length_ == out.length_,
+                "ConcatRows: caches of different shapes");
+    out.batch_ += part.batch_;
+  }
+  for (size_t layer = 0; layer < parts.front().keys_.size(); ++layer) {
+    std::vector<torch::Tensor> keys, values;
+    for (const KVCache& part : parts) {
+      keys.push_back(part.keys_[layer]);
+      values.push_back(part.values_[layer]);
+    }
+    out.keys_.push_back(torch::cat(keys));
+    out.values_.push_back(torch::cat(values));
+  }
+  return out;
+}
+
 }  // namespace duet::fusion

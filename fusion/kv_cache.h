@@ -28,9 +28,14 @@ class KVCache {
   // Keeps only the given batch rows (e.g. dropping finished or cancelled sequences).
   void SelectRows(const torch::Tensor& rows);
 
+  // The rows of `parts`, in order, as one cache: how a batch prefilled in chunks becomes one.
+  // Every part must have the same layers, heads, capacity and length (throws otherwise).
+  static KVCache ConcatRows(const std::vector<KVCache>& parts);
+
  private:
+  KVCache() = default;
   std::vector<torch::Tensor> keys_, values_;
-  int64_t batch_, capacity_, length_ = 0;
+  int64_t batch_ = 0, capacity_ = 0, length_ = 0;
 };
 
 }  // namespace duet::fusion

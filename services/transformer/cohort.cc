@@ -1,6 +1,7 @@
 // Implementation of services/transformer/cohort.h. The per-step math mirrors
 // fusion/generation.cc (prefill, then one cached forward per token) so a draft decoded here
 // equals the same draft from fusion::GenerateImageCodes; rows can leave the batch between steps.
+// Prefill runs in chunks of rows, each with its own cache, stacked into one when the last is done.
 #include "services/transformer/cohort.h"
 
 #include <numeric>
@@ -40,8 +41,9 @@ std::vector<int64_t> KeptRows(const std::vector<int64_t>& sizes, const std::vect
 template <typename Member>
 class CohortBase : public Cohort {
  public:
-  CohortBase(fusion::MultimodalTransformer model, fusion::SamplingParams params, bool guided)
-      : model_(std::move(model)), params_(params), guided_(guided) {}
+  CohortBase(fusion::MultimodalTransformer model, fusion::SamplingParams params, bool guided,
+             int64_t chunk_rows)
+      : model_(std::move(model)), params_(params), guided_(guided), chunk_rows_(chunk_rows) {}
 
   int DropCancelled() override {
     std::vector<bool> remove(members_.size(), false);
@@ -59,19 +61,74 @@ class CohortBase : public Cohort {
     Remove(std::vector<bool>(members_.size(), true), status);
   }
   bool empty() const override { return members_.empty(); }
-  int64_t rows() const override {
-    int64_t rows = 0;
-    for (const Member& m : members_) rows += m.rows;
-    return guided_ ? 2 * rows : rows;
+  int64_t rows() const override { return guided_ ? 2 * HalfRows() : HalfRows(); }
+  int64_t step_rows() const override {
+    if (!prefilling()) return rows();
+    const int64_t chunk = std::min(chunk_rows_, HalfRows() - prefilled_);
+    return guided_ ? 2 * chunk : chunk;
   }
 
  protected:
+  // One prefilled chunk: the logits of its last position, its cache and its prefix lengths.
+  struct PrefillPart {
+    torch::Tensor logits;  // [n, V]
+    fusion::KVCache cache;
+    torch::Tensor valid;   // [n]
+  };
+  // Called before the first chunk: fills rngs_ (one per first-half row) and the inputs.
+  virtual void BeginPrefill() = 0;
+  // Prefills the rows `index` [n] of the whole batch (first half, then the guidance half) and
+  // sets layout_.prefix_len.
+  virtual PrefillPart PrefillRows(const torch::Tensor& index) = 0;
+
+  bool prefilling() const { return !cache_.has_value(); }
+  int64_t HalfRows() const {
+    int64_t rows = 0;
+    for (const Member& m : members_) rows += m.rows;
+    return rows;
+  }
+
+  // Prefills the next chunk of first-half rows (with their guidance twins). After the last chunk
+  // the parts become cache_ and layout_.valid, and the first-token logits [rows, V] of every row
+  // are returned; before it, an undefined tensor.
+  torch::Tensor PrefillChunk() {
+    const int64_t half = HalfRows();
+    if (prefilled_ == 0) BeginPrefill();
+    const int64_t n = std::min(chunk_rows_, half - prefilled_);
+    std::vector<int64_t> rows(n);
+    std::iota(rows.begin(), rows.end(), prefilled_);
+    for (int64_t i = 0; guided_ && i < n; ++i) rows.push_back(half + prefilled_ + i);
+    const torch::Device device = model_->null_prefix.device();
+    parts_.push_back(PrefillRows(torch::tensor(rows, torch::kInt64).to(device)));
+    order_.insert(order_.end(), rows.begin(), rows.end());
+    prefilled_ += n;
+    if (prefilled_ < half) return {};
+    std::vector<int64_t> position(order_.size());  // where each batch row sits in the parts
+    for (size_t i = 0; i < order_.size(); ++i) position[order_[i]] = static_cast<int64_t>(i);
+    const torch::Tensor index = torch::tensor(position, torch::kInt64).to(device);
+    std::vector<fusion::KVCache> caches;
+    std::vector<torch::Tensor> logits, valid;
+    for (PrefillPart& part : parts_) {
+      caches.push_back(std::move(part.cache));
+      logits.push_back(part.logits);
+      valid.push_back(part.valid);
+    }
+    cache_.emplace(fusion::KVCache::ConcatRows(caches));
+    if (parts_.size() > 1) cache_->SelectRows(index);
+    layout_.valid = torch::cat(valid).index_select(0, index);
+    ResetPrefill();
+    return torch::cat(logits).index_select(0, index);
+  }
+
   // Removes members flagged in `remove` and their rows; `status` (if not OK) is their result.
+  // Mid-prefill, the chunks done so far are dropped and the rest prefill again from the start.
   void Remove(const std::vector<bool>& remove, const Status& status) {
     std::vector<int64_t> sizes, cond_rows;
     for (const Member& m : members_) sizes.push_back(m.rows);
     const std::vector<int64_t> keep = KeptRows(sizes, remove, guided_, &cond_rows);
-    if (cache_.has_value() && !keep.empty()) {
+    if (prefilling()) {
+      ResetPrefill();
+    } else if (!keep.empty()) {
       const torch::Tensor index = torch::tensor(keep, torch::kInt64).to(x_.device());
       cache_->SelectRows(index);
       x_ = x_.index_select(0, index);
@@ -95,12 +152,25 @@ class CohortBase : public Cohort {
   fusion::MultimodalTransformer model_;
   fusion::SamplingParams params_;
   bool guided_;
+  int64_t chunk_rows_;  // first-half rows per prefill chunk
   std::vector<Member> members_;
   std::vector<DraftRng> rngs_;  // one per first-half row
   std::optional<fusion::KVCache> cache_;
   fusion::PrefixLayout layout_;
-  torch::Tensor x_;  // the next forward's input [rows, t, C]
-  int64_t t_ = 0;    // steps done
+  torch::Tensor x_;  // the next forward's input [rows, 1, C]
+  int64_t t_ = 0;    // tokens sampled
+
+ private:
+  void ResetPrefill() {
+    if (prefilled_ < HalfRows()) rngs_.clear();  // BeginPrefill fills them again
+    parts_.clear();
+    order_.clear();
+    prefilled_ = 0;
+  }
+
+  int64_t prefilled_ = 0;            // first-half rows prefilled so far
+  std::vector<PrefillPart> parts_;   // their chunks
+  std::vector<int64_t> order_;       // batch row of each row of the parts, in order
 };
 
 struct ImageMember {
@@ -111,9 +181,11 @@ struct ImageMember {
 
 class ImageCohort final : public CohortBase<ImageMember> {
  public:
-  ImageCohort(fusion::MultimodalTransformer model, std::vector<ImageRequest> requests)
+  ImageCohort(fusion::MultimodalTransformer model, std::vector<ImageRequest> requests,
+              ChunkBudget budget)
       : CohortBase(model, requests.front().sampling,
-                   requests.front().sampling.guidance_scale != 1.f) {
+                   requests.front().sampling.guidance_scale != 1.f,
+                   budget.RowsOf(model->config().text_prefix_len + 1)) {
     const int64_t N = model_->config().image_tokens();
     for (ImageRequest& r : requests) {
       const int64_t rows = r.count;
@@ -124,13 +196,17 @@ class ImageCohort final : public CohortBase<ImageMember> {
   Status Step() override {
     return CatchTorch("image decoding step", [&] {
       torch::NoGradGuard no_grad;
-      if (!cache_.has_value()) Prefill();
-      const fusion::StepThreads threads(x_.size(0));  // a small step stays on this thread
-      const auto& c = model_->config();
-      const int64_t N = c.image_tokens(), B = static_cast<int64_t>(rngs_.size());
-      const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
-      const torch::Tensor h = model_->forward(x_, Task::kTextToImage, start, layout_, &*cache_);
-      torch::Tensor logits = model_->ImageLogits(h.select(1, -1));  // [rows, K]
+      const fusion::StepThreads threads(step_rows());  // a small step stays on this thread
+      const int64_t N = model_->config().image_tokens(), B = HalfRows();
+      torch::Tensor logits;  // [rows, K]
+      if (prefilling()) {
+        logits = PrefillChunk();
+        if (!logits.defined()) return;  // more chunks to prefill
+      } else {
+        const torch::Tensor h = model_->forward(x_, Task::kTextToImage, layout_.prefix_len + t_,
+                                                layout_, &*cache_);
+        logits = model_->ImageLogits(h.select(1, -1));
+      }
       if (guided_) {
         const torch::Tensor cond = logits.narrow(0, 0, B), uncond = logits.narrow(0, B, B);
         logits = uncond + params_.guidance_scale * (cond - uncond);
@@ -146,17 +222,16 @@ class ImageCohort final : public CohortBase<ImageMember> {
         if (m.request.progress) m.request.progress(t_, N);
       }
       if (t_ == N) return Finish();
-      torch::Tensor next = ToColumn(tokens, x_.device());
+      torch::Tensor next = ToColumn(tokens, logits.device());
       if (guided_) next = torch::cat({next, next});
       x_ = model_->EmbedImageTargets(next, t_);
     });
   }
 
  private:
-  void Prefill() {
+  void BeginPrefill() override {
     const auto& c = model_->config();
-    int64_t B = 0;
-    for (const ImageMember& m : members_) B += m.rows;
+    const int64_t B = HalfRows();
     torch::Tensor text = torch::zeros({B, c.text_prefix_len, c.text_dim});
     torch::Tensor lengths = torch::empty({B}, torch::kInt64);
     int64_t row = 0;
@@ -175,13 +250,19 @@ class ImageCohort final : public CohortBase<ImageMember> {
       drop = torch::cat({drop, drop.logical_not()});
     }
     const torch::Device device = model_->null_prefix.device();
-    auto [prefix, layout] =
-        model_->EmbedTextPrefix(text.to(device), lengths.to(device), drop.to(device));
-    layout_ = layout;
-    cache_.emplace(model_->NewCache(Task::kTextToImage, text.size(0)));
-    const torch::Tensor start = torch::full({text.size(0), 1}, c.image_codebook,
-                                            torch::TensorOptions(torch::kInt64).device(device));
-    x_ = torch::cat({prefix, model_->EmbedImageTargets(start, 0)}, 1);
+    text_ = text.to(device), lengths_ = lengths.to(device), drop_ = drop.to(device);
+  }
+
+  PrefillPart PrefillRows(const torch::Tensor& index) override {
+    auto [prefix, layout] = model_->EmbedTextPrefix(
+        text_.index_select(0, index), lengths_.index_select(0, index), drop_.index_select(0, index));
+    layout_.prefix_len = layout.prefix_len;
+    fusion::KVCache cache = model_->NewCache(Task::kTextToImage, index.size(0));
+    const torch::Tensor start = torch::full({index.size(0), 1}, model_->config().image_codebook,
+                                            torch::TensorOptions(torch::kInt64).device(index.device()));
+    const torch::Tensor x = torch::cat({prefix, model_->EmbedImageTargets(start, 0)}, 1);
+    const torch::Tensor h = model_->forward(x, Task::kTextToImage, 0, layout, &cache);
+    return {model_->ImageLogits(h.select(1, -1)), std::move(cache), layout.valid};
   }
 
   void Finish() {
@@ -189,6 +270,8 @@ class ImageCohort final : public CohortBase<ImageMember> {
     for (ImageMember& m : members_) m.request.done(m.codes.view({m.rows, G, G}));
     Remove(std::vector<bool>(members_.size(), true), absl::OkStatus());
   }
+
+  torch::Tensor text_, lengths_, drop_;  // prefill inputs of every row, on the model's device
 };
 
 struct TextMember {
@@ -200,8 +283,10 @@ struct TextMember {
 
 class TextCohort final : public CohortBase<TextMember> {
  public:
-  TextCohort(fusion::MultimodalTransformer model, std::vector<TextRequest> requests)
-      : CohortBase(model, requests.front().sampling, false) {
+  TextCohort(fusion::MultimodalTransformer model, std::vector<TextRequest> requests,
+             ChunkBudget budget)
+      : CohortBase(model, requests.front().sampling, false,
+                   budget.RowsOf(model->config().image_tokens() + 1)) {
     for (TextRequest& r : requests) {
       const int64_t rows = r.codes.size(0);
       members_.push_back({std::move(r), rows, std::vector<std::vector<int64_t>>(rows),
@@ -212,12 +297,17 @@ class TextCohort final : public CohortBase<TextMember> {
   Status Step() override {
     return CatchTorch("text decoding step", [&] {
       torch::NoGradGuard no_grad;
-      if (!cache_.has_value()) Prefill();
-      const fusion::StepThreads threads(x_.size(0));  // a small step stays on this thread
-      const int64_t start = t_ == 0 ? 0 : layout_.prefix_len + t_;
-      const torch::Tensor h = model_->forward(x_, Task::kImageToText, start, layout_, &*cache_);
-      const std::vector<int64_t> tokens =
-          SampleTokens(model_->TextLogits(h.select(1, -1)), params_, rngs_);
+      const fusion::StepThreads threads(step_rows());  // a small step stays on this thread
+      torch::Tensor logits;  // [rows, V]
+      if (prefilling()) {
+        logits = PrefillChunk();
+        if (!logits.defined()) return;  // more chunks to prefill
+      } else {
+        const torch::Tensor h = model_->forward(x_, Task::kImageToText, layout_.prefix_len + t_,
+                                                layout_, &*cache_);
+        logits = model_->TextLogits(h.select(1, -1));
+      }
+      const std::vector<int64_t> tokens = SampleTokens(logits, params_, rngs_);
       ++t_;
       std::vector<bool> finished(members_.size(), false);
       int64_t row = 0;
@@ -233,7 +323,7 @@ class TextCohort final : public CohortBase<TextMember> {
         if (member.request.progress) member.request.progress(std::min(t_, total), total);
         finished[m] = all_done || t_ >= total;
       }
-      x_ = model_->EmbedTextTargets(ToColumn(tokens, x_.device()));
+      x_ = model_->EmbedTextTargets(ToColumn(tokens, logits.device()));
       for (size_t m = 0; m < members_.size(); ++m) {
         if (finished[m]) members_[m].request.done(std::move(members_[m].captions));
       }
@@ -242,7 +332,7 @@ class TextCohort final : public CohortBase<TextMember> {
   }
 
  private:
-  void Prefill() {
+  void BeginPrefill() override {
     std::vector<torch::Tensor> codes;
     for (const TextMember& m : members_) {
       codes.push_back(m.request.codes);
@@ -250,15 +340,21 @@ class TextCohort final : public CohortBase<TextMember> {
         rngs_.emplace_back(m.request.sampling.seed + static_cast<uint64_t>(i));
       }
     }
-    const torch::Device device = model_->null_prefix.device();
-    const torch::Tensor all = torch::cat(codes).to(device);
-    auto [prefix, layout] = model_->EmbedImagePrefix(all);
-    layout_ = layout;
-    cache_.emplace(model_->NewCache(Task::kImageToText, all.size(0)));
-    const torch::Tensor bos = torch::full({all.size(0), 1}, fusion::kTextBosId,
-                                          torch::TensorOptions(torch::kInt64).device(device));
-    x_ = torch::cat({prefix, model_->EmbedTextTargets(bos)}, 1);
+    codes_ = torch::cat(codes).to(model_->null_prefix.device());
   }
+
+  PrefillPart PrefillRows(const torch::Tensor& index) override {
+    auto [prefix, layout] = model_->EmbedImagePrefix(codes_.index_select(0, index));
+    layout_.prefix_len = layout.prefix_len;
+    fusion::KVCache cache = model_->NewCache(Task::kImageToText, index.size(0));
+    const torch::Tensor bos = torch::full({index.size(0), 1}, fusion::kTextBosId,
+                                          torch::TensorOptions(torch::kInt64).device(index.device()));
+    const torch::Tensor x = torch::cat({prefix, model_->EmbedTextTargets(bos)}, 1);
+    const torch::Tensor h = model_->forward(x, Task::kImageToText, 0, layout, &cache);
+    return {model_->TextLogits(h.select(1, -1)), std::move(cache), layout.valid};
+  }
+
+  torch::Tensor codes_;  // image codes of every row [rows, N], on the model's device
 };
 
 }  // namespace
@@ -269,13 +365,13 @@ bool SameSampling(const fusion::SamplingParams& a, const fusion::SamplingParams&
 }
 
 std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,
-                                        std::vector<ImageRequest> requests) {
-  return std::make_unique<ImageCohort>(std::move(model), std::move(requests));
+                                        std::vector<ImageRequest> requests, ChunkBudget budget) {
+  return std::make_unique<ImageCohort>(std::move(model), std::move(requests), budget);
 }
 
 std::unique_ptr<Cohort> MakeTextCohort(fusion::MultimodalTransformer model,
-                                       std::vector<TextRequest> requests) {
-  return std::make_unique<TextCohort>(std::move(model), std::move(requests));
+                                       std::vector<TextRequest> requests, ChunkBudget budget) {
+  return std::make_unique<TextCohort>(std::move(model), std::move(requests), budget);
 }
 
 int64_t RowsOf(const ImageRequest& request) {

@@ -1,7 +1,9 @@
 // Decoding cohorts: requests admitted at the same step with the same sampling settings, decoded
-// as one batch with one KV cache. The scheduler advances every cohort by one token per step.
+// as one batch with one KV cache. The scheduler advances every cohort by one unit of work per
+// step: a prefill chunk, one token, or a scoring chunk, so no request stalls the others for long.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,6 +38,22 @@ struct TextRequest {
   std::function<void(StatusOr<std::vector<std::vector<int64_t>>>)> done;  // once
 };
 
+struct ScoreRequest {
+  torch::Tensor codes;                           // [B, N] int64
+  std::vector<std::vector<int64_t>> texts;       // B captions, validated by the caller
+  std::function<bool()> cancelled;
+  std::function<void(StatusOr<std::vector<double>>)> done;  // once
+};
+
+// How much work one step of one cohort may do: prefill and scoring go in chunks of rows whose
+// positions add up to at most this (at least one row per chunk).
+struct ChunkBudget {
+  int64_t tokens = 2048;
+  int64_t RowsOf(int64_t positions_per_row) const {
+    return std::max<int64_t>(1, tokens / std::max<int64_t>(1, positions_per_row));
+  }
+};
+
 // True when a and b may share a forward: equal sampling except the seed.
 bool SameSampling(const fusion::SamplingParams& a, const fusion::SamplingParams& b);
 
@@ -46,18 +64,24 @@ class Cohort {
   // Removes requests whose cancelled() is true, calling their done(Cancelled); their rows leave
   // the batch (and the KV cache) before the next forward. Returns how many were dropped.
   virtual int DropCancelled() = 0;
-  // One forward for every row; finished requests get done(result) and leave the cohort.
+  // One unit of work: while prefilling, the next chunk of rows (no token yet; the last chunk also
+  // samples the first token); then one forward for every row. Finished requests get
+  // done(result) and leave the cohort.
   virtual Status Step() = 0;
   // Ends every remaining request with `status`.
   virtual void FailAll(const Status& status) = 0;
   virtual bool empty() const = 0;
   virtual int64_t rows() const = 0;  // sequences in the batch (x2 with guidance)
+  virtual int64_t step_rows() const = 0;  // rows the next Step() computes: the chunk, or rows()
 };
 
 std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,
-                                        std::vector<ImageRequest> requests);
+                                        std::vector<ImageRequest> requests, ChunkBudget budget);
 std::unique_ptr<Cohort> MakeTextCohort(fusion::MultimodalTransformer model,
-                                       std::vector<TextRequest> requests);
+                                       std::vector<TextRequest> requests, ChunkBudget budget);
+// Scores one request's captions a chunk of rows per step (fusion::ScoreText on each chunk).
+std::unique_ptr<Cohort> MakeScoreCohort(fusion::MultimodalTransformer model,
+                                        ScoreRequest request, ChunkBudget budget);
 
 // Rows of `requests` counted as the scheduler budgets them.
 int64_t RowsOf(const ImageRequest& request);

@@ -148,25 +148,16 @@ void Scheduler::StartCohorts(std::vector<Request> admitted) {
     } else if (auto* text = std::get_if<TextRequest>(&request)) {
       texts.push_back(std::move(*text));
     } else {
-      RunScore(std::get<ScoreRequest>(request));
+      cohorts_.push_back(
+          MakeScoreCohort(model_, std::move(std::get<ScoreRequest>(request)), options_.chunk));
     }
   }
   for (auto& group : GroupBySampling(std::move(images))) {
-    cohorts_.push_back(MakeImageCohort(model_, std::move(group)));
+    cohorts_.push_back(MakeImageCohort(model_, std::move(group), options_.chunk));
   }
   for (auto& group : GroupBySampling(std::move(texts))) {
-    cohorts_.push_back(MakeTextCohort(model_, std::move(group)));
+    cohorts_.push_back(MakeTextCohort(model_, std::move(group), options_.chunk));
   }
-}
-
-void Scheduler::RunScore(ScoreRequest& request) {
-  if (request.cancelled && request.cancelled()) {
-    request.done(absl::CancelledError("request cancelled or past its deadline"));
-    return;
-  }
-  ++forwards_;
-  rows_ += request.codes.size(0);
-  request.done(fusion::ScoreText(model_, request.codes, request.texts));
 }
 
 void Scheduler::StepAll() {
@@ -174,7 +165,7 @@ void Scheduler::StepAll() {
   for (auto& cohort : cohorts_) {
     cohort->DropCancelled();
     if (cohort->empty()) continue;
-    rows_ += cohort->rows();
+    rows_ += cohort->step_rows();
     ++forwards_;
     stepped = true;
     const Status status = cohort->Step();

@@ -4,8 +4,9 @@
 // Batching: requests queued together (same kind and sampling settings) form one cohort and
 // share every forward; a request arriving while others decode is prefilled at the next step
 // boundary as a new cohort and advances with the others from then on (cohorts are not merged
-// into one KV cache; see docs/services.md). Cancelled or deadline-expired requests are dropped at
-// the next step boundary, rows and cache included; the rest of their cohort carries on.
+// into one KV cache; see docs/services.md). Prefill and scoring are chunked (options.chunk), so a
+// step is short even beside a 256-draft request. Cancelled or deadline-expired requests are
+// dropped at the next step boundary, rows and cache included; the rest of their cohort carries on.
 #pragma once
 
 #include <atomic>
@@ -23,22 +24,16 @@
 
 namespace duet::services {
 
-struct ScoreRequest {
-  torch::Tensor codes;                           // [B, N] int64
-  std::vector<std::vector<int64_t>> texts;       // B captions, validated by the caller
-  std::function<bool()> cancelled;
-  std::function<void(StatusOr<std::vector<double>>)> done;  // once
-};
-
 struct SchedulerOptions {
   size_t max_queue = 64;    // requests waiting to be admitted; more: RESOURCE_EXHAUSTED
   int64_t max_rows = 1024;  // sequences decoding at once (drafts, x2 with guidance)
+  ChunkBudget chunk;        // prefill and scoring work per step and cohort
 };
 
 struct SchedulerStats {
   int64_t steps = 0;      // worker iterations that ran at least one forward
-  int64_t forwards = 0;   // cohort forwards (one per cohort per step) and scoring passes
-  int64_t rows = 0;       // sum over forwards of the rows they decoded: the compute spent
+  int64_t forwards = 0;   // cohort forwards: one per cohort per step (a chunk or a token)
+  int64_t rows = 0;       // sum over forwards of the rows they computed: the compute spent
   int64_t active = 0;     // requests decoding
   int64_t queued = 0;     // requests waiting
   int64_t completed = 0;  // requests that finished OK
@@ -72,7 +67,6 @@ class Scheduler {
   void WorkerLoop();
   std::vector<Request> Admit(bool block);
   void StartCohorts(std::vector<Request> admitted);
-  void RunScore(ScoreRequest& request);
   void StepAll();
 
   fusion::MultimodalTransformer model_;

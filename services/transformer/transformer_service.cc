@@ -29,6 +29,8 @@ StatusOr<torch::Tensor> ParseCodes(const v1::Tensor& proto, const fusion::Transf
   return codes.view({codes.size(0), -1});  // [B, N]
 }
 
+}  // namespace
+
 StatusOr<ImageRequest> ParseImageRequest(const v1::GenerateImageCodesRequest& proto,
                                          const fusion::TransformerConfig& c,
                                          const fusion::SamplingParams& defaults) {
@@ -81,6 +83,8 @@ StatusOr<ScoreRequest> ParseScoreRequest(const v1::ScoreTextRequest& proto,
   }
   return request;
 }
+
+namespace {
 
 template <typename Response>
 void SendProgress(StreamWriter<Response>* writer, int64_t done, int64_t total) {

@@ -153,6 +153,85 @@ TEST(SchedulerTest, FullQueueIsResourceExhausted) {
   EXPECT_TRUE(queued.result.get_future().get().ok());
 }
 
+// Budgets whose chunks hold `rows` rows of image prefill or of scoring.
+ChunkBudget PrefillChunkOf(int64_t rows) { return {rows * (Config().text_prefix_len + 1)}; }
+ChunkBudget ScoreChunkOf(int64_t rows) {
+  return {rows * (Config().image_tokens() + Config().max_caption_len)};
+}
+
+TEST(SchedulerTest, LargePrefillRunsInChunksAndMatchesOneBatch) {
+  SchedulerOptions options;
+  options.chunk = PrefillChunkOf(2);
+  Scheduler scheduler(TinyModel().transformer(), options);
+  const int64_t N = Config().image_tokens();
+  Outcome outcome;
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &outcome, "a green apple", 5, 9)).ok());
+  StatusOr<torch::Tensor> codes = outcome.result.get_future().get();
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  EXPECT_TRUE(torch::equal(codes->view({5, -1}), Reference("a green apple", 5, 9).view({5, -1})));
+  EXPECT_EQ(outcome.steps_at.front(), 2);  // chunks of 2 + 2 + 1 rows, the last samples
+  scheduler.Shutdown();
+  EXPECT_EQ(scheduler.stats().steps, 2 + N);
+  EXPECT_EQ(scheduler.stats().rows, 5 * N);  // prefill rows once, then one token per step
+}
+
+TEST(SchedulerTest, CancelDuringPrefillStopsWithinOneChunkAndASmallRequestKeepsItsPace) {
+  SchedulerOptions options;
+  options.chunk = PrefillChunkOf(2);
+  Scheduler scheduler(TinyModel().transformer(), options);
+  const int64_t N = Config().image_tokens();
+  Outcome large, small;
+  ImageRequest big = MakeRequest(scheduler, &large, "a robot vacuum", 8, 0);
+  big.sampling.guidance_scale = 3.0f;  // 16 rows: 4 chunks of 2 + 2 guided rows
+  big.cancelled = [&scheduler] { return scheduler.stats().steps >= 1; };  // after one chunk
+  ASSERT_TRUE(scheduler.Submit(std::move(big)).ok());
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &small, "a snowy mountain", 1, 5)).ok());
+  EXPECT_TRUE(absl::IsCancelled(large.result.get_future().get().status()));
+  EXPECT_TRUE(large.progress.empty());  // it never reached its first token
+  StatusOr<torch::Tensor> codes = small.result.get_future().get();
+  ASSERT_TRUE(codes.ok());
+  EXPECT_TRUE(torch::equal(codes->view({1, -1}), Reference("a snowy mountain", 1, 5).view({1, -1})));
+  ASSERT_EQ(small.steps_at.size(), static_cast<size_t>(N));
+  EXPECT_EQ(small.steps_at.back() - small.steps_at.front(), N - 1);  // one token every step
+  scheduler.Shutdown();
+  EXPECT_EQ(scheduler.stats().rows, 4 + N);  // one chunk of the large request, then the small one
+}
+
+TEST(SchedulerTest, ScoringRunsInChunksBesideDecoding) {
+  SchedulerOptions options;
+  options.chunk = ScoreChunkOf(2);
+  Scheduler scheduler(TinyModel().transformer(), options);
+  const int64_t N = Config().image_tokens(), rows = 6;
+  ScoreRequest score;
+  score.codes = torch::randint(Config().image_codebook, {rows, N},
+                               torch::TensorOptions(torch::kInt64));
+  for (int64_t i = 0; i < rows; ++i) score.texts.push_back({5 + i, 7, 9 + i});
+  auto transformer = TinyModel().transformer();
+  const std::vector<double> whole = *fusion::ScoreText(transformer, score.codes, score.texts);
+  std::promise<StatusOr<std::vector<double>>> scored;
+  std::vector<int64_t> scored_at;
+  score.done = [&](StatusOr<std::vector<double>> r) {
+    scored_at.push_back(scheduler.stats().steps);
+    scored.set_value(std::move(r));
+  };
+  Outcome image;
+  ImageRequest request = MakeRequest(scheduler, &image, "a cup of coffee", 1, 3);
+  auto progress = request.progress;
+  request.progress = [&, progress](int64_t done, int64_t total) {
+    progress(done, total);
+    if (done == 1) EXPECT_TRUE(scheduler.Submit(std::move(score)).ok());  // joins mid-decoding
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(request)).ok());
+  StatusOr<std::vector<double>> scores = scored.get_future().get();
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->size(), whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR((*scores)[i], whole[i], 1e-3) << i;
+  ASSERT_TRUE(image.result.get_future().get().ok());
+  ASSERT_EQ(image.steps_at.size(), static_cast<size_t>(N));
+  EXPECT_EQ(image.steps_at.back() - image.steps_at.front(), N - 1);  // never stalled
+  EXPECT_EQ(scored_at.front(), image.steps_at[0] + 3);  // 3 chunks, in the 3 steps after
+}
+
 // Over gRPC: a client that cancels, and one whose deadline passes, stop costing steps.
 class TransformerCancelTest : public ::testing::Test {
  protected:
@@ -190,6 +269,45 @@ TEST_F(TransformerCancelTest, ClientCancelStopsDecoding) {
   EXPECT_EQ(stats.cancelled, 1);
   EXPECT_LE(stats.steps, steps_at_cancel + 2);  // dropped at the next step boundary
   EXPECT_LT(stats.steps, N);
+}
+
+TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneChunk) {
+  SchedulerOptions options;
+  options.chunk = PrefillChunkOf(16);  // BigRequest: 256 drafts, 16 chunks of 16 + 16 rows
+  Cluster cluster(options);
+  Scheduler& scheduler = cluster.scheduler();
+  const int64_t N = Config().image_tokens();
+  // A one-draft request paces the worker: its step 1 waits for the big request to queue, and its
+  // step 3 (after the big request's first chunk ran in step 2) waits for the client's cancel.
+  std::promise<void> ready_promise, cancelled_promise;
+  std::shared_future<void> cancelled = cancelled_promise.get_future().share();
+  Outcome pacer;
+  ImageRequest pace = MakeRequest(scheduler, &pacer, "a cup of coffee", 1, 0);
+  pace.progress = [&](int64_t done, int64_t) {
+    for (int i = 0; done == 1 && i < 20000 && scheduler.stats().queued == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (done == 3) {
+      ready_promise.set_value();
+      cancelled.wait();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // RST_STREAM reaches the server
+    }
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(pace)).ok());
+  grpc::ClientContext context;
+  auto reader = cluster.Transformer()->GenerateImageCodes(&context, BigRequest());
+  ready_promise.get_future().wait();
+  context.TryCancel();
+  cancelled_promise.set_value();
+  v1::GenerateImageCodesResponse message;
+  while (reader->Read(&message)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(pacer.result.get_future().get().ok());
+  const SchedulerStats stats = Idle(scheduler);
+  EXPECT_EQ(stats.active, 0);
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_EQ(stats.rows, N + 32);  // the pacer, and one chunk of the big request
 }
 
 TEST_F(TransformerCancelTest, DeadlineStopsDecodingAndOthersFinish) {
