@@ -8,6 +8,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 namespace duet::vision {
 namespace {
@@ -152,6 +153,72 @@ Status PrepareText(const std::vector<PngTextEntry>& text, std::vector<std::strin
   return absl::OkStatus();
 }
 
+// Inflated size of the filtered scanlines an IHDR describes: one filter byte per row, per
+// Adam7 pass when interlaced. A valid IDAT stream inflates to exactly this. 0 for an invalid
+// colour type or bit depth (libpng reports those).
+uint64_t ScanlineBytes(const unsigned char* ihdr_data) {
+  const uint64_t width = ReadBigEndian32(ihdr_data), height = ReadBigEndian32(ihdr_data + 4);
+  const int bit_depth = ihdr_data[8], color_type = ihdr_data[9], interlace = ihdr_data[12];
+  const int channels = color_type == 0 || color_type == 3 ? 1
+                       : color_type == 4              ? 2
+                       : color_type == 2              ? 3
+                       : color_type == 6              ? 4
+                                                      : 0;
+  if (channels == 0 || bit_depth < 1 || bit_depth > 16) return 0;
+  const uint64_t bits_per_pixel = uint64_t{channels} * bit_depth;
+  auto pass_bytes = [&](uint64_t x0, uint64_t y0, uint64_t dx, uint64_t dy) -> uint64_t {
+    const uint64_t w = width > x0 ? (width - x0 + dx - 1) / dx : 0;
+    const uint64_t h = height > y0 ? (height - y0 + dy - 1) / dy : 0;
+    return w == 0 ? 0 : h * (1 + (w * bits_per_pixel + 7) / 8);
+  };
+  if (interlace == 0) return pass_bytes(0, 0, 1, 1);
+  constexpr uint64_t kAdam7[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                     {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};  // x0 y0 dx dy
+  uint64_t total = 0;
+  for (const auto& p : kAdam7) total += pass_bytes(p[0], p[1], p[2], p[3]);
+  return total;
+}
+
+// Inflates the IDAT stream into a scratch buffer, stopping once it passes what the header needs.
+// libpng would inflate all of it, so a small file could cost gigabytes of inflation; here the
+// work is bounded by the image's own size. Malformed chunks and streams are left to libpng.
+Status CheckIdatInflatedSize(std::string_view bytes, int width, int height) {
+  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
+  const uint64_t needed = ScanlineBytes(u + 16);
+  if (needed == 0) return absl::OkStatus();
+  z_stream z = {};
+  if (inflateInit(&z) != Z_OK) return absl::ResourceExhaustedError("zlib could not start");
+  std::vector<unsigned char> scratch(64 << 10);
+  int result = Z_OK;
+  for (size_t offset = kPngIhdrEnd; offset + 12 <= bytes.size() && result == Z_OK;) {
+    const uint64_t length = ReadBigEndian32(u + offset);
+    if (length > bytes.size() - offset - 12) break;  // truncated: libpng says so
+    const std::string_view type = bytes.substr(offset + 4, 4);
+    if (type == "IEND") break;
+    if (type == "IDAT") {
+      z.next_in = const_cast<unsigned char*>(u + offset + 8);
+      z.avail_in = static_cast<uInt>(length);
+      while (z.avail_in > 0 && result == Z_OK && z.total_out <= needed) {
+        z.next_out = scratch.data();
+        z.avail_out = static_cast<uInt>(scratch.size());
+        result = inflate(&z, Z_NO_FLUSH);
+        if (result == Z_BUF_ERROR) result = Z_OK;  // no progress possible until more input
+        if (z.avail_out != 0 && z.avail_in == 0) break;
+      }
+      if (z.total_out > needed) break;
+    }
+    offset += 12 + length;
+  }
+  const uint64_t inflated = z.total_out;
+  inflateEnd(&z);
+  if (inflated > needed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PNG image data inflates to more than the ", needed, " bytes a ", width,
+                     "x", height, " image needs"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StatusOr<ImageHeader> PeekPngHeader(std::string_view bytes) {
@@ -183,6 +250,7 @@ StatusOr<Image> DecodePng(std::string_view bytes, const ImageLimits& limits) {
   DUET_RETURN_IF_ERROR(CheckEncodedSize(bytes.size(), limits));
   DUET_ASSIGN_OR_RETURN(const ImageHeader header, PeekPngHeader(bytes));
   DUET_RETURN_IF_ERROR(CheckImageLimits(header.width, header.height, limits));
+  DUET_RETURN_IF_ERROR(CheckIdatInflatedSize(bytes, header.width, header.height));
   std::vector<uint8_t> pixels;
   std::vector<png_bytep> rows;
   DecodeState state;

@@ -1,6 +1,7 @@
 // PNG decoding across color types and bit depths (fixtures written with libpng right here), alpha
 // over white, and text metadata: UTF-8 round trips, Latin-1 keywords, deterministic bytes.
 #include <png.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <random>
@@ -219,6 +220,39 @@ TEST(PngText, RejectsNonPngAndTruncatedInput) {
   ASSERT_TRUE(png.ok());
   EXPECT_EQ(ReadPngText(png->substr(0, png->size() - 6)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A PNG assembled chunk by chunk: a 64x64 RGB header and an IDAT stream of `inflated` zero bytes.
+std::string PngWithIdat(size_t inflated) {
+  auto chunk = [](const std::string& type, const std::string& data) {
+    std::string out;
+    for (int shift : {24, 16, 8, 0}) out += static_cast<char>((data.size() >> shift) & 0xff);
+    const std::string body = type + data;
+    const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size());
+    out += body;
+    for (int shift : {24, 16, 8, 0}) out += static_cast<char>((crc >> shift) & 0xff);
+    return out;
+  };
+  const std::string ihdr("\0\0\0\x40\0\0\0\x40\x08\x02\0\0\0", 13);  // 64x64, 8-bit RGB
+  const std::vector<Bytef> raw(inflated, 0);  // filter 0 and black pixels, then more of it
+  uLongf size = compressBound(raw.size());
+  std::vector<Bytef> compressed(size);
+  EXPECT_EQ(compress2(compressed.data(), &size, raw.data(), raw.size(), 9), Z_OK);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) +
+         chunk("IDAT", std::string(reinterpret_cast<char*>(compressed.data()), size)) +
+         chunk("IEND", "");
+}
+
+TEST(Png, IdatThatInflatesPastTheImageIsRefused) {
+  const size_t needed = 64 * (1 + 64 * 3);
+  ASSERT_TRUE(DecodeImage(PngWithIdat(needed)).ok());  // exactly the scanlines: a black image
+  const std::string bomb = PngWithIdat(size_t{256} << 20);  // 256 MiB from about 256 KB
+  ASSERT_LT(bomb.size(), size_t{1} << 20);
+  StatusOr<Image> decoded = DecodeImage(bomb);
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(decoded.status().message().find("inflates to more than the 12352 bytes a 64x64"),
+            std::string::npos)
+      << decoded.status();
 }
 
 TEST(Png, EncodeRejectsMalformedImages) {
