@@ -3,8 +3,12 @@
 
 #include <signal.h>
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include <thread>
 
 #include "common/log.h"
 #include "services/common/termination.h"
@@ -13,6 +17,32 @@ namespace duet::services {
 namespace {
 
 constexpr int kReconnectBackoffMinMs = 100;
+constexpr std::chrono::milliseconds kDrainPoll(5);
+
+// Counts the server's calls from start to end: one interceptor lives as long as its call.
+class CallCounter final : public grpc::experimental::Interceptor {
+ public:
+  explicit CallCounter(std::atomic<int64_t>* calls) : calls_(calls) { ++*calls_; }
+  ~CallCounter() override { --*calls_; }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  std::atomic<int64_t>* calls_;
+};
+
+class CallCounterFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallCounterFactory(std::atomic<int64_t>* calls) : calls_(calls) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new CallCounter(calls_);
+  }
+
+ private:
+  std::atomic<int64_t>* calls_;
+};
 constexpr int kReconnectBackoffMaxMs = 1000;
 
 std::string ConnectAddress(const std::string& listen, int port) {
@@ -37,6 +67,9 @@ StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<ServerRunner> runner(new ServerRunner());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+  counters.push_back(std::make_unique<CallCounterFactory>(&runner->calls_));
+  builder.experimental().SetInterceptorCreators(std::move(counters));
   runner->server_ = builder.BuildAndStart();
   if (runner->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
@@ -49,10 +82,19 @@ StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
 
 ServerRunner::~ServerRunner() { Shutdown(std::chrono::milliseconds(0)); }
 
+// grpc::Server::Shutdown(deadline) waits for every connection to close, not just for calls, so
+// one idle client that never answers the GOAWAY ping would hold it for its 20 s timeout. Once
+// the last call has finished (or `drain` has passed), cancelling closes what is left at once.
 void ServerRunner::Shutdown(std::chrono::milliseconds drain) {
   std::call_once(shutdown_once_, [&] {
     server_->GetHealthCheckService()->SetServingStatus(false);
-    server_->Shutdown(std::chrono::system_clock::now() + drain);
+    const auto deadline = std::chrono::system_clock::now() + drain;
+    std::thread shutdown([&] { server_->Shutdown(deadline); });  // refuses new calls at once
+    while (calls_ > 0 && std::chrono::system_clock::now() < deadline) {
+      std::this_thread::sleep_for(kDrainPoll);
+    }
+    grpc_server_cancel_all_calls(server_->c_server());
+    shutdown.join();
     server_->Wait();
   });
 }

@@ -2,6 +2,7 @@
 // reflection, explicit message size limits, and SIGTERM/SIGINT draining (ARCHITECTURE section 3).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -37,12 +38,14 @@ class ServerRunner {
   grpc::Server* server() { return server_.get(); }
 
   // Health goes NOT_SERVING, new calls are refused, in-flight calls get up to `drain` to finish
-  // and are cancelled after it. Returns when every call has finished. Idempotent.
+  // and are cancelled after it; idle connections are closed as soon as no call is left. Returns
+  // when every call has finished. Idempotent.
   void Shutdown(std::chrono::milliseconds drain);
   void Wait();
 
  private:
   ServerRunner() = default;
+  std::atomic<int64_t> calls_{0};  // calls started and not yet finished; outlives server_
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;

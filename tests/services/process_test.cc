@@ -1,6 +1,10 @@
 // The server binaries as real processes: SIGTERM drains in-flight work and exits 0, and
 // `duet up` starts all four, serves generate and caption from the client library, and stops.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -67,6 +71,32 @@ TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
   EXPECT_FALSE(client::CheckServing(channel, milliseconds(500)).ok());
+}
+
+// An idle connection that never answers (here: the HTTP/2 preface, then silence) must not hold
+// SIGTERM for gRPC's 20 s GOAWAY timeout; the drain limit is far longer, so only closing idle
+// connections once no call is left lets the server exit within the bound.
+TEST(ProcessTest, IdleConnectionDoesNotDelaySigterm) {
+  auto server = *ChildProcess::Spawn({Bin("duet-text-encoder"), "--model", TinyModelDir(),
+                                      "--listen", "127.0.0.1:0", "--drain_ms", "60000"});
+  StatusOr<std::string> address = server->WaitForAddress(milliseconds(60000));
+  ASSERT_TRUE(address.ok()) << address.status();
+  const int port = std::stoi(address->substr(address->rfind(':') + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string preface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0", 33);
+  ASSERT_EQ(write(fd, preface.data(), preface.size()), static_cast<ssize_t>(preface.size()));
+  ASSERT_TRUE(client::CheckServing(MakeChannel(*address), milliseconds(5000)).ok());
+
+  server->Signal(SIGTERM);
+  StatusOr<int> code = server->Wait(milliseconds(10000));
+  close(fd);
+  ASSERT_TRUE(code.ok()) << "still running 10 s after SIGTERM with one idle connection";
+  EXPECT_EQ(*code, 0);
 }
 
 TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
