@@ -181,11 +181,17 @@ struct ImageMember {
 
 class ImageCohort final : public CohortBase<ImageMember> {
  public:
+  // First-half rows per prefill chunk: a row is the prompt and the start token, twice with guidance.
+  static int64_t ChunkRows(const fusion::TransformerConfig& c, const fusion::SamplingParams& p,
+                           ChunkBudget budget) {
+    return budget.RowsOf((c.text_prefix_len + 1) * (p.guidance_scale != 1.f ? 2 : 1));
+  }
+
   ImageCohort(fusion::MultimodalTransformer model, std::vector<ImageRequest> requests,
               ChunkBudget budget)
       : CohortBase(model, requests.front().sampling,
                    requests.front().sampling.guidance_scale != 1.f,
-                   budget.RowsOf(model->config().text_prefix_len + 1)) {
+                   ChunkRows(model->config(), requests.front().sampling, budget)) {
     const int64_t N = model_->config().image_tokens();
     for (ImageRequest& r : requests) {
       const int64_t rows = r.count;

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       "127.0.0.1:50053",
       {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},
        {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}},
+       {"chunk_tokens", {"2048", "prefill and scoring positions per step and cohort (1..1048576)"}},
        DtypeServerFlag()});
   ServerFlags flags;
   ServerOptions options;
@@ -31,8 +32,10 @@ int main(int argc, char** argv) {
   model::UseTorchThreads();  // the scheduler decodes on one thread: give it every core
   StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
   StatusOr<int64_t> max_rows = flags.GetInt("max_rows", 1, 65536);
+  StatusOr<int64_t> chunk_tokens = flags.GetInt("chunk_tokens", 1, 1 << 20);
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
   if (!max_rows.ok()) return FailMain(kProgram, max_rows.status());
+  if (!chunk_tokens.ok()) return FailMain(kProgram, chunk_tokens.status());
   StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
   if (!dtype.ok()) return FailMain(kProgram, dtype.status());
 
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   SchedulerOptions scheduler_options;
   scheduler_options.max_queue = static_cast<size_t>(*max_queue);
   scheduler_options.max_rows = *max_rows;
+  scheduler_options.chunk.tokens = *chunk_tokens;
   Scheduler scheduler((*model)->transformer(), scheduler_options);
   TransformerService service(&scheduler, (*model)->config().sampling.Params());
   auto runner = ServerRunner::Start(options, {&service});

@@ -153,7 +153,7 @@ TEST(SchedulerTest, FullQueueIsResourceExhausted) {
   EXPECT_TRUE(queued.result.get_future().get().ok());
 }
 
-// Budgets whose chunks hold `rows` rows of image prefill or of scoring.
+// Budgets whose chunks hold `rows` rows of image prefill (guided rows count twice) or scoring.
 ChunkBudget PrefillChunkOf(int64_t rows) { return {rows * (Config().text_prefix_len + 1)}; }
 ChunkBudget ScoreChunkOf(int64_t rows) {
   return {rows * (Config().image_tokens() + Config().max_caption_len)};
@@ -177,7 +177,7 @@ TEST(SchedulerTest, LargePrefillRunsInChunksAndMatchesOneBatch) {
 
 TEST(SchedulerTest, CancelDuringPrefillStopsWithinOneChunkAndASmallRequestKeepsItsPace) {
   SchedulerOptions options;
-  options.chunk = PrefillChunkOf(2);
+  options.chunk = PrefillChunkOf(4);
   Scheduler scheduler(TinyModel().transformer(), options);
   const int64_t N = Config().image_tokens();
   Outcome large, small;
@@ -273,7 +273,7 @@ TEST_F(TransformerCancelTest, ClientCancelStopsDecoding) {
 
 TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneChunk) {
   SchedulerOptions options;
-  options.chunk = PrefillChunkOf(16);  // BigRequest: 256 drafts, 16 chunks of 16 + 16 rows
+  options.chunk = PrefillChunkOf(32);  // BigRequest: 256 drafts, 16 chunks of 16 + 16 rows
   Cluster cluster(options);
   Scheduler& scheduler = cluster.scheduler();
   const int64_t N = Config().image_tokens();

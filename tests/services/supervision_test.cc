@@ -52,8 +52,10 @@ bool Alive(pid_t pid) {
   return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
+// The real `duet` binary: it loads LibTorch's BLAS, whose threads start before main() and do not
+// block SIGTERM, so a signal during start-up lands on one of them.
 std::unique_ptr<ChildProcess> SpawnUp() {
-  return *ChildProcess::Spawn({Bin("duet_client_cli"), "up", "--model", TinyModelDir(),
+  return *ChildProcess::Spawn({Bin("duet"), "up", "--model", TinyModelDir(),
                                "--listen", "127.0.0.1:0", "--bin-dir", DUET_BIN_DIR,
                                "--drain-ms", "2000"});
 }
