@@ -53,15 +53,28 @@ bool Alive(pid_t pid) {
 }
 
 // The real `duet` binary: it loads LibTorch's BLAS, whose threads start before main() and do not
-// block SIGTERM, so a signal during start-up lands on one of them.
-std::unique_ptr<ChildProcess> SpawnUp() {
-  return *ChildProcess::Spawn({Bin("duet"), "up", "--model", TinyModelDir(),
-                               "--listen", "127.0.0.1:0", "--bin-dir", DUET_BIN_DIR,
-                               "--drain-ms", "2000"});
+// block SIGTERM, so a signal during start-up lands on one of them. Its stderr (the supervisor's
+// log) goes to `log`; `exec` keeps the pid.
+std::unique_ptr<ChildProcess> SpawnUp(const std::string& log) {
+  const std::string command = "exec '" + Bin("duet") + "' up --model '" + TinyModelDir() +
+                              "' --listen 127.0.0.1:0 --bin-dir '" + DUET_BIN_DIR +
+                              "' --drain-ms 2000 2> '" + log + "'";
+  return *ChildProcess::Spawn({"/bin/sh", "-c", command});
+}
+
+std::string LogPath(const std::string& name) {
+  return std::filesystem::temp_directory_path() /
+         ("duet_up_" + name + "_" + std::to_string(::getpid()) + ".log");
+}
+
+std::string ReadLog(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST(SupervisionTest, SigtermDuringStartupStopsCleanlyAndLeavesNoServer) {
-  auto up = SpawnUp();
+  const std::string log = LogPath("startup");
+  auto up = SpawnUp(log);
   std::map<pid_t, std::string> started;
   for (int i = 0; i < 6000 && started.empty(); ++i) {  // the first server is being started
     std::this_thread::sleep_for(milliseconds(5));
@@ -77,6 +90,7 @@ TEST(SupervisionTest, SigtermDuringStartupStopsCleanlyAndLeavesNoServer) {
     EXPECT_FALSE(alive) << name << " was left running";
     if (alive) kill(pid, SIGKILL);
   }
+  std::filesystem::remove(log);
 }
 
 // Generates one draft through the gateway; OK once every backend answers.
@@ -94,7 +108,8 @@ grpc::Status GenerateOne(const std::string& gateway) {
 }
 
 TEST(SupervisionTest, KilledServerIsRestartedOnItsAddressAndOthersKeepServing) {
-  auto up = SpawnUp();
+  const std::string log = LogPath("restart");
+  auto up = SpawnUp(log);
   std::vector<std::string> addresses;
   for (int i = 0; i < 4; ++i) {
     StatusOr<std::string> address = up->WaitForAddress(milliseconds(120000));
@@ -105,32 +120,47 @@ TEST(SupervisionTest, KilledServerIsRestartedOnItsAddressAndOthersKeepServing) {
   ASSERT_TRUE(GenerateOne(gateway).ok());
   const std::map<pid_t, std::string> before = ChildrenOf(up->pid());
   ASSERT_EQ(before.size(), 4u);
-  pid_t killed = 0;
-  for (const auto& [pid, name] : before) {
-    if (name.find("duet-transformer") != std::string::npos) killed = pid;
+  // Killed twice: the second kill shows the supervisor saw the first restart come up.
+  std::map<pid_t, std::string> after = before;
+  for (int round = 0; round < 2; ++round) {
+    pid_t killed = 0;
+    for (const auto& [pid, name] : after) {
+      if (name.find("duet-transformer") != std::string::npos) killed = pid;
+    }
+    ASSERT_NE(killed, 0);
+    kill(killed, SIGKILL);
+    // Back on the same address, with a new process; the other three were never restarted.
+    for (int i = 0; i < 600 && ChildrenOf(up->pid()).count(killed); ++i) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    ASSERT_TRUE(client::WaitServing(transformer, milliseconds(60000)).ok());
+    grpc::Status generated;
+    for (int i = 0; i < 100 && !(generated = GenerateOne(gateway)).ok(); ++i) {
+      std::this_thread::sleep_for(milliseconds(100));  // the gateway reconnects with backoff
+    }
+    EXPECT_TRUE(generated.ok()) << generated.error_message();
+    after = ChildrenOf(up->pid());
+    EXPECT_EQ(after.size(), 4u);
+    for (const auto& [pid, name] : before) {
+      if (name.find("duet-transformer") == std::string::npos) {
+        EXPECT_TRUE(after.count(pid)) << name << " was restarted too";
+      }
+    }
+    EXPECT_FALSE(after.count(killed));
+    EXPECT_FALSE(up->Wait(milliseconds(0)).ok());  // duet up itself is still running
+    const std::string restarted = "transformer restarted (" + std::to_string(round + 1);
+    for (int i = 0; i < 500 && ReadLog(log).find(restarted) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(milliseconds(10));  // seen on its next poll
+    }
+    EXPECT_NE(ReadLog(log).find(restarted), std::string::npos) << ReadLog(log);
   }
-  ASSERT_NE(killed, 0);
-  kill(killed, SIGKILL);
 
-  // Back on the same address, with a new process; the other three were never restarted.
-  ASSERT_TRUE(client::WaitServing(transformer, milliseconds(60000)).ok());
-  grpc::Status generated;
-  for (int i = 0; i < 100 && !(generated = GenerateOne(gateway)).ok(); ++i) {
-    std::this_thread::sleep_for(milliseconds(100));  // the gateway reconnects with backoff
-  }
-  EXPECT_TRUE(generated.ok()) << generated.error_message();
-  const std::map<pid_t, std::string> after = ChildrenOf(up->pid());
-  EXPECT_EQ(after.size(), 4u);
-  for (const auto& [pid, name] : before) {
-    if (pid != killed) EXPECT_TRUE(after.count(pid)) << name << " was restarted too";
-  }
-  EXPECT_FALSE(after.count(killed));
-  EXPECT_FALSE(up->Wait(milliseconds(0)).ok());  // duet up itself is still running
-
+  EXPECT_EQ(ReadLog(log).find("failed to restart"), std::string::npos) << ReadLog(log);
   up->Signal(SIGTERM);
   StatusOr<int> code = up->Wait(milliseconds(60000));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+  std::filesystem::remove(log);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -58,9 +59,11 @@ StatusOr<std::string> ChildProcess::WaitForAddress(std::chrono::milliseconds tim
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return absl::DeadlineExceededError("server did not start in time");
-    pollfd fd{stdout_fd_, POLLIN, 0};
-    if (poll(&fd, 1, static_cast<int>(left.count())) <= 0) continue;
+    pollfd fd{stdout_fd_, POLLIN, 0};  // polled even when no time is left: a short wait still reads
+    if (poll(&fd, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) <= 0) {
+      if (left.count() <= 0) return absl::DeadlineExceededError("server did not start in time");
+      continue;
+    }
     char chunk[512];
     const ssize_t n = read(stdout_fd_, chunk, sizeof(chunk));
     if (n <= 0) return absl::UnavailableError("server exited before it was listening");
