@@ -12,6 +12,7 @@ std::map<std::string, ServerFlag> CommonServerFlags(const std::string& default_l
   extra["model"] = {"", "model directory (config.json, tokenizer.model, model.safetensors)"};
   extra["max_message_mb"] = {"64", "largest message received or sent, MiB (1..1024)"};
   extra["drain_ms"] = {"30000", "on SIGTERM, longest wait for in-flight calls, ms"};
+  extra["metrics_listen"] = {"", "host:port serving Prometheus metrics at /metrics; empty: off"};
   return extra;
 }
 
@@ -40,12 +41,16 @@ int ParseServerFlags(const std::string& program, int argc, char** argv,
   options->listen = flags->Get("listen");
   options->max_message_bytes = static_cast<int>(*message_mb << 20);
   options->drain = std::chrono::milliseconds(*drain_ms);
+  options->metrics_listen = flags->Get("metrics_listen");
   return -1;
 }
 
 int ServeMain(const std::string& program, ServerRunner& runner, const ServerOptions& options,
               const std::function<void()>& after_drain) {
   std::printf("%s listening on %s\n", program.c_str(), runner.address().c_str());
+  if (!runner.metrics_address().empty()) {  // after the line above: launchers read that first
+    std::printf("%s metrics on %s\n", program.c_str(), runner.metrics_address().c_str());
+  }
   std::fflush(stdout);
   const int code = ServeUntilSignal(runner, options.drain);
   if (after_drain) after_drain();

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "services/common/metrics_http.h"
 #include "services/common/termination.h"
 
 namespace duet::services {
@@ -19,25 +20,55 @@ namespace {
 constexpr int kReconnectBackoffMinMs = 100;
 constexpr std::chrono::milliseconds kDrainPoll(5);
 
-// Counts the server's calls from start to end: one interceptor lives as long as its call.
+// Counts the server's calls from start to end (one interceptor lives as long as its call) and
+// records each one's method, status code and duration in ProcessMetrics().
 class CallCounter final : public grpc::experimental::Interceptor {
  public:
-  explicit CallCounter(std::atomic<int64_t>* calls) : calls_(calls) { ++*calls_; }
-  ~CallCounter() override { --*calls_; }
+  CallCounter(std::atomic<int64_t>* calls, std::string method)
+      : calls_(calls), method_(std::move(method)), start_(std::chrono::steady_clock::now()) {
+    ++*calls_;
+    ProcessMetrics().Add("duet_grpc_requests_in_flight", {}, 1);
+  }
+  ~CallCounter() override {
+    --*calls_;
+    MetricsRegistry& metrics = ProcessMetrics();
+    metrics.Add("duet_grpc_requests_in_flight", {}, -1);
+    metrics.Add("duet_grpc_requests_total", {{"method", method_}, {"code", code_}});
+    metrics.Observe("duet_grpc_request_duration_seconds", {{"method", method_}},
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+                        .count());
+  }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = CodeName(methods->GetSendStatus().error_code());
+    }
     methods->Proceed();
   }
 
  private:
+  static std::string CodeName(grpc::StatusCode code) {
+    static const char* const kNames[] = {
+        "OK",        "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    const int i = static_cast<int>(code);
+    return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+  }
+
   std::atomic<int64_t>* calls_;
+  std::string method_;
+  std::string code_ = "CANCELLED";  // no status sent: the client went away first
+  std::chrono::steady_clock::time_point start_;
 };
 
 class CallCounterFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit CallCounterFactory(std::atomic<int64_t>* calls) : calls_(calls) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo*) override {
-    return new CallCounter(calls_);
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallCounter(calls_, info->method());
   }
 
  private:
@@ -76,6 +107,11 @@ StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   }
   runner->port_ = port;
   runner->address_ = ConnectAddress(options.listen, port);
+  if (!options.metrics_listen.empty()) {
+    DUET_ASSIGN_OR_RETURN(runner->metrics_,
+                          MetricsServer::Start(options.metrics_listen, &ProcessMetrics()));
+  }
+  ProcessMetrics().Set("duet_startup_seconds", {}, SecondsSinceProcessStart());
   runner->server_->GetHealthCheckService()->SetServingStatus(true);
   return runner;
 }
@@ -100,6 +136,10 @@ void ServerRunner::Shutdown(std::chrono::milliseconds drain) {
 }
 
 void ServerRunner::Wait() { server_->Wait(); }
+
+std::string ServerRunner::metrics_address() const {
+  return metrics_ == nullptr ? std::string() : metrics_->address();
+}
 
 int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
                      const std::function<void()>& before_drain) {

@@ -1,6 +1,9 @@
 // Implementation of services/common/work_queue.h.
 #include "services/common/work_queue.h"
 
+#include <chrono>
+
+#include "services/common/metrics.h"
 #include "services/common/status_convert.h"
 
 namespace duet::services {
@@ -25,7 +28,21 @@ Status WorkQueue::Submit(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError(name_ + " is shutting down");
   if (tasks_.size() >= capacity_) return QueueFullError(name_, capacity_, kRetryAfterMs);
-  tasks_.push_back(std::move(task));
+  ProcessMetrics().Add("duet_queue_waiting", {{"queue", name_}}, 1);
+  tasks_.push_back([this, task = std::move(task), queued = std::chrono::steady_clock::now()] {
+    MetricsRegistry& metrics = ProcessMetrics();
+    const MetricLabels labels = {{"queue", name_}};
+    const auto started = std::chrono::steady_clock::now();
+    metrics.Add("duet_queue_waiting", labels, -1);
+    metrics.Add("duet_queue_running", labels, 1);
+    metrics.Observe("duet_queue_wait_seconds", labels,
+                    std::chrono::duration<double>(started - queued).count());
+    task();
+    metrics.Add("duet_queue_running", labels, -1);
+    metrics.Observe("duet_queue_run_seconds", labels,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                        .count());
+  });
   cv_.notify_one();
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include "language/utf8.h"
 #include "model/duet_model.h"
 #include "model/png_metadata.h"
+#include "services/common/metrics.h"
 #include "services/common/server_runner.h"
 #include "services/common/status_convert.h"
 #include "services/common/wire.h"
@@ -211,6 +212,7 @@ Status Orchestrator::DecodeDrafts(grpc::CallbackServerContext* context, const to
       out.set_score(scores[chunk[i]]);
       out.set_png(std::move(*response.mutable_pngs(static_cast<int>(i))));
       draft(std::move(out));
+      ProcessMetrics().Add("duet_drafts_total", {});
     }
   }
   return absl::OkStatus();
@@ -239,13 +241,18 @@ StatusOr<std::vector<int64_t>> Orchestrator::CaptionIds(grpc::CallbackServerCont
   return ids;
 }
 
-StatusOr<v1::CaptionResponse> Orchestrator::Caption(grpc::CallbackServerContext* context,
-                                                    const std::string& image) const {
+Status Orchestrator::ValidateCaption(const std::string& image) const {
   if (image.empty()) return absl::InvalidArgumentError("image must not be empty");
   if (image.size() > max_image_bytes_) {  // at the edge, before the codec sees it
     return absl::InvalidArgumentError(absl::StrCat("image is ", image.size(),
                                                    " bytes, the limit is ", max_image_bytes_));
   }
+  return absl::OkStatus();
+}
+
+StatusOr<v1::CaptionResponse> Orchestrator::Caption(grpc::CallbackServerContext* context,
+                                                    const std::string& image) const {
+  DUET_RETURN_IF_ERROR(ValidateCaption(image));
   v1::EncodeImagesRequest encode;
   encode.add_images(image);
   v1::EncodeImagesResponse encoded;
@@ -270,6 +277,7 @@ StatusOr<v1::CaptionResponse> Orchestrator::Caption(grpc::CallbackServerContext*
   v1::CaptionResponse response;
   response.set_caption(text.texts_size() == 1 ? text.texts(0) : "");
   response.set_score(score.at(0));
+  ProcessMetrics().Add("duet_captions_total", {});
   return response;
 }
 

@@ -38,6 +38,8 @@ class Orchestrator {
   // InvalidArgument naming the field and its limit: prompt (empty, > kMaxPromptBytes bytes,
   // invalid UTF-8), count outside [1, 256], and the sampling fields.
   Status ValidateGenerate(const v1::GenerateImagesRequest& request) const;
+  // InvalidArgument for an empty Caption image or one over max_image_bytes. Caption runs it first.
+  Status ValidateCaption(const std::string& image) const;
 
   // Runs a validated request. `progress` gets (codes done, codes total) in increasing order,
   // `draft` each finished draft (index order, or best score first with rerank). Backend calls

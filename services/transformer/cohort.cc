@@ -218,6 +218,7 @@ class ImageCohort final : public CohortBase<ImageMember> {
         logits = uncond + params_.guidance_scale * (cond - uncond);
       }
       const std::vector<int64_t> tokens = SampleTokens(logits, params_, rngs_);
+      tokens_sampled_ += static_cast<int64_t>(tokens.size());
       int64_t row = 0;
       for (ImageMember& m : members_) {
         auto codes = m.codes.accessor<int64_t, 2>();
@@ -314,6 +315,7 @@ class TextCohort final : public CohortBase<TextMember> {
         logits = model_->TextLogits(h.select(1, -1));
       }
       const std::vector<int64_t> tokens = SampleTokens(logits, params_, rngs_);
+      tokens_sampled_ += static_cast<int64_t>(tokens.size());
       ++t_;
       std::vector<bool> finished(members_.size(), false);
       int64_t row = 0;

@@ -73,6 +73,10 @@ class Cohort {
   virtual bool empty() const = 0;
   virtual int64_t rows() const = 0;  // sequences in the batch (x2 with guidance)
   virtual int64_t step_rows() const = 0;  // rows the next Step() computes: the chunk, or rows()
+  int64_t tokens_sampled() const { return tokens_sampled_; }  // so far, every row counted
+
+ protected:
+  int64_t tokens_sampled_ = 0;
 };
 
 std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,

@@ -4,12 +4,31 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "services/common/metrics.h"
 #include "common/tensor_io.h"
 #include "services/common/status_convert.h"
 
 namespace duet::services {
 namespace {
 constexpr int kRetryAfterMs = 500;  // hint sent with RESOURCE_EXHAUSTED
+constexpr char kQueueName[] = "transformer";
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// From admission to done: duet_queue_run_seconds{queue="transformer"}.
+template <typename R>
+void TimeRun(R& request) {
+  auto done = std::move(request.done);
+  request.done = [done = std::move(done), started = Clock::now()](auto result) {
+    MetricsRegistry& metrics = ProcessMetrics();
+    metrics.Add("duet_queue_running", {{"queue", kQueueName}}, -1);
+    metrics.Observe("duet_queue_run_seconds", {{"queue", kQueueName}}, SecondsSince(started));
+    done(std::move(result));
+  };
+}
 
 // Groups requests whose sampling settings match, keeping arrival order inside each group.
 template <typename R>
@@ -88,7 +107,8 @@ Status Scheduler::Enqueue(Request request, int64_t rows) {
   if (queue_.size() >= options_.max_queue) {
     return QueueFullError("transformer", options_.max_queue, kRetryAfterMs);
   }
-  queue_.emplace_back(std::move(request), rows);
+  queue_.push_back({std::move(request), rows, Clock::now()});
+  ProcessMetrics().Add("duet_queue_waiting", {{"queue", kQueueName}}, 1);
   cv_.notify_one();
   return absl::OkStatus();
 }
@@ -129,10 +149,16 @@ std::vector<Scheduler::Request> Scheduler::Admit(bool block) {
   if (block) cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   std::vector<Request> admitted;
   // Always admit one request when idle, so a request of max_rows rows cannot starve.
+  MetricsRegistry& metrics = ProcessMetrics();
   while (!queue_.empty() &&
-         (active_rows_ == 0 || active_rows_ + queue_.front().second <= options_.max_rows)) {
-    active_rows_ += queue_.front().second;
-    admitted.push_back(std::move(queue_.front().first));
+         (active_rows_ == 0 || active_rows_ + queue_.front().rows <= options_.max_rows)) {
+    Queued& next = queue_.front();
+    active_rows_ += next.rows;
+    std::visit([](auto& r) { TimeRun(r); }, next.request);
+    metrics.Add("duet_queue_waiting", {{"queue", kQueueName}}, -1);
+    metrics.Add("duet_queue_running", {{"queue", kQueueName}}, 1);
+    metrics.Observe("duet_queue_wait_seconds", {{"queue", kQueueName}}, SecondsSince(next.since));
+    admitted.push_back(std::move(next.request));
     queue_.pop_front();
     ++active_;
   }
@@ -162,13 +188,17 @@ void Scheduler::StartCohorts(std::vector<Request> admitted) {
 
 void Scheduler::StepAll() {
   bool stepped = false;
+  int64_t step_rows = 0, tokens = 0;
   for (auto& cohort : cohorts_) {
     cohort->DropCancelled();
     if (cohort->empty()) continue;
-    rows_ += cohort->step_rows();
+    const int64_t rows = cohort->step_rows(), sampled = cohort->tokens_sampled();
+    rows_ += rows;
+    step_rows += rows;
     ++forwards_;
     stepped = true;
     const Status status = cohort->Step();
+    tokens += cohort->tokens_sampled() - sampled;
     if (!status.ok()) {
       DUET_LOG(ERROR) << "decoding step failed: " << status;
       cohort->FailAll(status);
@@ -177,7 +207,13 @@ void Scheduler::StepAll() {
   cohorts_.erase(std::remove_if(cohorts_.begin(), cohorts_.end(),
                                 [](const auto& cohort) { return cohort->empty(); }),
                  cohorts_.end());
-  if (stepped) ++steps_;
+  if (!stepped) return;
+  ++steps_;
+  MetricsRegistry& metrics = ProcessMetrics();
+  metrics.Add("duet_scheduler_steps_total", {});
+  metrics.Add("duet_scheduler_rows_total", {}, static_cast<double>(step_rows));
+  metrics.Add("duet_decode_tokens_total", {}, static_cast<double>(tokens));
+  metrics.Observe("duet_scheduler_step_rows", {}, static_cast<double>(step_rows));
 }
 
 }  // namespace duet::services

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -73,7 +74,12 @@ class Scheduler {
   const SchedulerOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<Request, int64_t>> queue_;  // request and its rows
+  struct Queued {
+    Request request;
+    int64_t rows;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   int64_t active_rows_ = 0;  // guarded by mu_
   std::vector<std::unique_ptr<Cohort>> cohorts_;  // worker thread only

@@ -41,7 +41,7 @@ std::pair<int, std::string> RunCommand(std::vector<std::string> argv) {
 
 TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
   auto server = *ChildProcess::Spawn({Bin("duet-transformer"), "--model", TinyModelDir(),
-                                      "--listen", "127.0.0.1:0", "--drain_ms", "60000"});
+                                      "--listen", "127.0.0.1:0", "--drain-ms", "60000"});
   StatusOr<std::string> address = server->WaitForAddress(milliseconds(60000));
   ASSERT_TRUE(address.ok()) << address.status();
   auto channel = MakeChannel(*address);
@@ -78,7 +78,7 @@ TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
 // connections once no call is left lets the server exit within the bound.
 TEST(ProcessTest, IdleConnectionDoesNotDelaySigterm) {
   auto server = *ChildProcess::Spawn({Bin("duet-text-encoder"), "--model", TinyModelDir(),
-                                      "--listen", "127.0.0.1:0", "--drain_ms", "60000"});
+                                      "--listen", "127.0.0.1:0", "--drain-ms", "60000"});
   StatusOr<std::string> address = server->WaitForAddress(milliseconds(60000));
   ASSERT_TRUE(address.ok()) << address.status();
   const int port = std::stoi(address->substr(address->rfind(':') + 1));

@@ -46,9 +46,9 @@ ChildProcess::~ChildProcess() {
   close(stdout_fd_);
 }
 
-StatusOr<std::string> ChildProcess::WaitForAddress(std::chrono::milliseconds timeout) {
+StatusOr<std::string> ChildProcess::WaitForAddress(std::chrono::milliseconds timeout,
+                                                   const std::string& marker) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string marker = " listening on ";
   while (true) {
     const size_t found = buffer_.find(marker);
     const size_t eol = found == std::string::npos ? found : buffer_.find('\n', found);

@@ -19,9 +19,10 @@ class ChildProcess {
   static StatusOr<std::unique_ptr<ChildProcess>> Spawn(const std::vector<std::string>& argv);
   ~ChildProcess();
 
-  // Reads stdout until a line "... listening on ADDRESS"; returns ADDRESS. DeadlineExceeded
-  // after `timeout`, Unavailable when the child exits first.
-  StatusOr<std::string> WaitForAddress(std::chrono::milliseconds timeout);
+  // Reads stdout until a line "...<marker>ADDRESS"; returns ADDRESS and forgets the lines up to
+  // it. DeadlineExceeded after `timeout`, Unavailable when the child exits first.
+  StatusOr<std::string> WaitForAddress(std::chrono::milliseconds timeout,
+                                       const std::string& marker = " listening on ");
   void Signal(int signal);
   // Waits up to `timeout` for the child to exit; returns its exit code (128 + signal when killed)
   // or DeadlineExceeded.

@@ -16,31 +16,42 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kPollInterval(100);
 
-void SetListen(std::vector<std::string>& argv, const std::string& address) {
-  auto it = std::find(argv.begin(), argv.end(), "--listen");
+constexpr char kMetricsFlag[] = "--metrics-listen";
+
+// Sets `flag`'s value in argv (appending the flag when it is missing).
+void SetFlag(std::vector<std::string>& argv, const std::string& flag, const std::string& value) {
+  auto it = std::find(argv.begin(), argv.end(), flag);
   if (it != argv.end() && std::next(it) != argv.end()) {
-    *std::next(it) = address;
+    *std::next(it) = value;
   } else {
-    argv.insert(argv.end(), {"--listen", address});
+    argv.insert(argv.end(), {flag, value});
   }
 }
 
 }  // namespace
 
-StatusOr<std::string> Supervisor::Start(const std::string& name, std::vector<std::string> argv) {
+StatusOr<Supervisor::Addresses> Supervisor::Start(const std::string& name,
+                                                 std::vector<std::string> argv) {
   DUET_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> process, ChildProcess::Spawn(argv));
   const Clock::time_point deadline = Clock::now() + options_.start_timeout;
+  const bool metrics = std::find(argv.begin(), argv.end(), kMetricsFlag) != argv.end();
+  Addresses addresses;
   while (true) {
     if (services::WaitForTerminationSignal(milliseconds(0)) != 0) {
       return absl::CancelledError(absl::StrCat("stopped by a signal while ", name, " started"));
     }
-    StatusOr<std::string> address = process->WaitForAddress(kPollInterval);
-    if (address.ok()) {
-      SetListen(argv, *address);
-      servers_.push_back({name, std::move(argv), std::move(process), *address, State::kRunning,
-                          Clock::now(), options_.backoff_min, 0});
-      return *address;
+    std::string& next = addresses.grpc.empty() ? addresses.grpc : addresses.metrics;
+    StatusOr<std::string> address = process->WaitForAddress(
+        kPollInterval, &next == &addresses.grpc ? " listening on " : " metrics on ");
+    if (address.ok()) next = *address;
+    if (!addresses.grpc.empty() && (!metrics || !addresses.metrics.empty())) {
+      SetFlag(argv, "--listen", addresses.grpc);
+      if (metrics) SetFlag(argv, kMetricsFlag, addresses.metrics);
+      servers_.push_back({name, std::move(argv), std::move(process), addresses.grpc,
+                          State::kRunning, Clock::now(), options_.backoff_min, 0});
+      return addresses;
     }
+    if (address.ok()) continue;
     if (!absl::IsDeadlineExceeded(address.status()) || Clock::now() > deadline) {
       const std::string why = absl::IsDeadlineExceeded(address.status())
                                   ? "did not start in time"

@@ -24,10 +24,14 @@ class Supervisor {
  public:
   explicit Supervisor(SupervisorOptions options) : options_(options) {}
 
-  // Spawns `argv` (argv[0] a path; it must accept --listen ADDR) and waits for its address.
-  // Restarts reuse that address, so clients (the gateway) find the server again. Cancelled when a
-  // SIGTERM or SIGINT arrives meanwhile (CatchTerminationSignals must have run).
-  StatusOr<std::string> Start(const std::string& name, std::vector<std::string> argv);
+  struct Addresses {
+    std::string grpc;     // "<name> listening on ADDR"
+    std::string metrics;  // "<name> metrics on ADDR", when argv has --metrics-listen
+  };
+  // Spawns `argv` (argv[0] a path; it must accept --listen ADDR) and waits for its addresses.
+  // Restarts reuse them, so clients (the gateway, Prometheus) find the server again. Cancelled
+  // when a SIGTERM or SIGINT arrives meanwhile (CatchTerminationSignals must have run).
+  StatusOr<Addresses> Start(const std::string& name, std::vector<std::string> argv);
 
   // Until SIGTERM or SIGINT: a server that exits is logged and restarted after its backoff.
   // Returns the signal.

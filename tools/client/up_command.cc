@@ -32,30 +32,32 @@ constexpr const char* kBackends[] = {"text-encoder", "image-codec", "transformer
 
 // Starts the three backends on free ports, then the gateway pointed at them, and waits until
 // every one reports SERVING.
-Status Up(const tools::Flags& flags, Supervisor& supervisor, std::vector<std::string>& addresses) {
+Status Up(const tools::Flags& flags, Supervisor& supervisor,
+          std::vector<Supervisor::Addresses>& addresses) {
   const std::string model = flags.Get("model");
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
   const std::string bin = flags.Get("bin-dir").empty() ? ExecutableDir() : flags.Get("bin-dir");
   DUET_ASSIGN_OR_RETURN(const int64_t drain_ms, flags.GetInt("drain-ms", 0, 3'600'000));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout_s, flags.GetInt("start-timeout", 1, 3600));
   DUET_RETURN_IF_ERROR(ParseDtypeChoice(flags.Get("dtype"), "--dtype").status());
-  const std::vector<std::string> common = {"--model", model, "--drain_ms",
-                                           std::to_string(drain_ms)};
+  const std::vector<std::string> common = {"--model", model, "--drain-ms",
+                                           std::to_string(drain_ms), "--metrics-listen",
+                                           "127.0.0.1:0"};
   for (const char* name : kBackends) {
     std::vector<std::string> argv = {bin + "/duet-" + name, "--listen", "127.0.0.1:0", "--dtype",
                                      flags.Get("dtype")};
     argv.insert(argv.end(), common.begin(), common.end());
-    DUET_ASSIGN_OR_RETURN(std::string address, supervisor.Start(name, argv));
+    DUET_ASSIGN_OR_RETURN(Supervisor::Addresses address, supervisor.Start(name, argv));
     addresses.push_back(std::move(address));
   }
   std::vector<std::string> argv = {bin + "/duet-gateway", "--listen", flags.Get("listen"),
-                                   "--text_encoder", addresses[0], "--image_codec",
-                                   addresses[1], "--transformer", addresses[2]};
+                                   "--text-encoder", addresses[0].grpc, "--image-codec",
+                                   addresses[1].grpc, "--transformer", addresses[2].grpc};
   argv.insert(argv.end(), common.begin(), common.end());
-  DUET_ASSIGN_OR_RETURN(std::string gateway, supervisor.Start("gateway", argv));
+  DUET_ASSIGN_OR_RETURN(Supervisor::Addresses gateway, supervisor.Start("gateway", argv));
   addresses.push_back(std::move(gateway));
-  for (const std::string& address : addresses) {
-    DUET_RETURN_IF_ERROR(WaitServing(address, std::chrono::seconds(timeout_s)));
+  for (const Supervisor::Addresses& address : addresses) {
+    DUET_RETURN_IF_ERROR(WaitServing(address.grpc, std::chrono::seconds(timeout_s)));
   }
   return absl::OkStatus();
 }
@@ -79,15 +81,20 @@ int RunUp(int argc, char** argv) {
   SupervisorOptions options;
   if (timeout_s.ok()) options.start_timeout = std::chrono::seconds(*timeout_s);
   Supervisor supervisor(options);
-  std::vector<std::string> addresses;
+  std::vector<Supervisor::Addresses> addresses;
   const Status started = Up(*flags, supervisor, addresses);
   if (!started.ok()) {
     std::cerr << "duet up: " << started.message() << "\n";
     supervisor.StopAll(std::chrono::milliseconds(2000));
     return absl::IsCancelled(started) ? 0 : 1;  // a signal during start-up is a clean stop
   }
+  for (size_t i = 0; i < addresses.size(); ++i) {  // the gateway's line last: tests read it so
+    const char* name = i < 3 ? kBackends[i] : "gateway";
+    std::printf("%s metrics on http://%s/metrics\n", name, addresses[i].metrics.c_str());
+  }
   for (size_t i = 0; i < addresses.size(); ++i) {
-    std::printf("%s listening on %s\n", i < 3 ? kBackends[i] : "gateway", addresses[i].c_str());
+    std::printf("%s listening on %s\n", i < 3 ? kBackends[i] : "gateway",
+                addresses[i].grpc.c_str());
   }
   std::printf("duet up: all four servers SERVING; Ctrl-C stops them\n");
   std::fflush(stdout);
