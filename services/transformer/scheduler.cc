@@ -1,6 +1,8 @@
 // Implementation of services/transformer/scheduler.h.
 #include "services/transformer/scheduler.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "common/log.h"
@@ -12,6 +14,7 @@ namespace duet::services {
 namespace {
 constexpr int kRetryAfterMs = 500;  // hint sent with RESOURCE_EXHAUSTED
 constexpr char kQueueName[] = "transformer";
+constexpr int64_t kTrimEverySteps = 1000;
 using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) {
@@ -137,6 +140,9 @@ SchedulerStats Scheduler::stats() const {
 
 void Scheduler::WorkerLoop() {
   while (true) {
+    // glibc keeps freed tensor memory in its arenas (RSS grows in steps under a changing load);
+    // hand it back when the worker goes idle, and now and then under constant load.
+    if (cohorts_.empty() || steps_ % kTrimEverySteps == 0) malloc_trim(0);
     std::vector<Request> admitted = Admit(/*block=*/cohorts_.empty());
     if (admitted.empty() && cohorts_.empty()) return;  // stopping and drained
     StartCohorts(std::move(admitted));
