@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "services/common/tls.h"
+
 namespace duet::services {
 
 std::map<std::string, ServerFlag> CommonServerFlags(const std::string& default_listen,
@@ -13,6 +15,9 @@ std::map<std::string, ServerFlag> CommonServerFlags(const std::string& default_l
   extra["max_message_mb"] = {"64", "largest message received or sent, MiB (1..1024)"};
   extra["drain_ms"] = {"30000", "on SIGTERM, longest wait for in-flight calls, ms"};
   extra["metrics_listen"] = {"", "host:port serving Prometheus metrics at /metrics; empty: off"};
+  extra["tls_cert"] = {"", "PEM certificate chain: serve TLS (with --tls-key)"};
+  extra["tls_key"] = {"", "PEM private key of --tls-cert"};
+  extra["tls_client_ca"] = {"", "PEM CA: require client certificates signed by it (mutual TLS)"};
   return extra;
 }
 
@@ -33,10 +38,17 @@ int ParseServerFlags(const std::string& program, int argc, char** argv,
   if (status.ok()) status = message_mb.status();
   if (status.ok()) drain_ms = parsed->GetInt("drain_ms", 0, 3'600'000);
   if (status.ok()) status = drain_ms.status();
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = nullptr;
+  if (status.ok()) {
+    credentials = MakeServerCredentials(
+        {parsed->Get("tls_cert"), parsed->Get("tls_key"), parsed->Get("tls_client_ca")});
+    status = credentials.status();
+  }
   if (!status.ok()) {
     std::cerr << program << ": " << status.message() << "\n" << ServerFlags::Usage(program, specs);
     return 2;
   }
+  options->credentials = *std::move(credentials);
   *flags = *std::move(parsed);
   options->listen = flags->Get("listen");
   options->max_message_bytes = static_cast<int>(*message_mb << 20);

@@ -93,7 +93,10 @@ StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen,
+                           options.credentials ? options.credentials
+                                               : grpc::InsecureServerCredentials(),
+                           &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -153,7 +156,8 @@ int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
   return 0;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_message_bytes) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_message_bytes,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_message_bytes);
   args.SetMaxSendMessageSize(max_message_bytes);
@@ -166,7 +170,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_me
       target.find("://") == std::string::npos && target.rfind("ipv", 0) != 0) {
     resolved = "ipv4:" + target;
   }
-  return grpc::CreateCustomChannel(resolved, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(
+      resolved, credentials ? credentials : grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace duet::services

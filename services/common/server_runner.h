@@ -22,6 +22,7 @@ struct ServerOptions {
   int max_message_bytes = kDefaultMaxMessageBytes;  // larger messages: RESOURCE_EXHAUSTED
   std::chrono::milliseconds drain{30000};           // SIGTERM: longest wait for in-flight calls
   std::string metrics_listen;                       // host:port for GET /metrics; empty: off
+  std::shared_ptr<grpc::ServerCredentials> credentials;  // null: plaintext (services/common/tls.h)
 };
 
 class MetricsServer;
@@ -68,7 +69,9 @@ int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
 // A client channel with explicit message limits, round_robin over every address the target
 // resolves to, and a short reconnect backoff so a restarted backend is found again quickly.
 // "a:1,b:2" (several replicas without a scheme) becomes "ipv4:a:1,b:2".
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
-                                           int max_message_bytes = kDefaultMaxMessageBytes);
+// `credentials` null means plaintext.
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& target, int max_message_bytes = kDefaultMaxMessageBytes,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 }  // namespace duet::services

@@ -6,11 +6,26 @@
 #include "services/gateway/caption_stream.h"
 
 namespace duet::services {
+namespace {
+
+// A CaptionStream refused before it starts (no token, a wrong one).
+class RefusedStream final
+    : public grpc::ServerBidiReactor<v1::CaptionStreamRequest, v1::CaptionStreamResponse> {
+ public:
+  explicit RefusedStream(const Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
 
 grpc::ServerWriteReactor<v1::GenerateImagesResponse>* GatewayService::GenerateImages(
     grpc::CallbackServerContext* context, const v1::GenerateImagesRequest* request) {
   using Response = v1::GenerateImagesResponse;
   auto* writer = new StreamWriter<Response>();
+  if (Status allowed = Authorize(*context); !allowed.ok()) {
+    writer->Close(ToGrpcStatus(allowed));
+    return writer;
+  }
   if (Status valid = orchestrator_->ValidateGenerate(*request); !valid.ok()) {
     writer->Close(ToGrpcStatus(valid));
     return writer;
@@ -36,6 +51,7 @@ grpc::ServerWriteReactor<v1::GenerateImagesResponse>* GatewayService::GenerateIm
 grpc::ServerUnaryReactor* GatewayService::Caption(grpc::CallbackServerContext* context,
                                                   const v1::CaptionRequest* request,
                                                   v1::CaptionResponse* response) {
+  if (Status allowed = Authorize(*context); !allowed.ok()) return FinishNow(context, allowed);
   if (request->image().empty()) {
     return FinishNow(context, absl::InvalidArgumentError("image must not be empty"));
   }
@@ -47,12 +63,14 @@ grpc::ServerUnaryReactor* GatewayService::Caption(grpc::CallbackServerContext* c
 
 grpc::ServerBidiReactor<v1::CaptionStreamRequest, v1::CaptionStreamResponse>*
 GatewayService::CaptionStream(grpc::CallbackServerContext* context) {
+  if (Status allowed = Authorize(*context); !allowed.ok()) return new RefusedStream(allowed);
   return new CaptionStreamReactor(context, orchestrator_, queue_, kCaptionStreamWindow);
 }
 
 grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerContext* context,
                                                        const v1::GetModelInfoRequest*,
                                                        v1::ModelInfo* response) {
+  if (Status allowed = Authorize(*context); !allowed.ok()) return FinishNow(context, allowed);
   // Asks the transformer for its dtype, so it runs on the queue, never on gRPC's thread.
   return RunUnary(context, *queue_, [this, context, response]() -> Status {
     orchestrator_->FillModelInfo(context, response);

@@ -7,17 +7,20 @@
 #include "duet/v1/gateway.grpc.pb.h"
 #include "services/common/work_queue.h"
 #include "services/gateway/orchestrator.h"
+#include "services/gateway/token_auth.h"
 
 namespace duet::services {
 
 inline constexpr int kCaptionStreamWindow = 8;  // CaptionStream items in flight per stream
 inline constexpr int kMaxCaptionIdBytes = 4096;  // CaptionStreamRequest.id
 
-// Thread-safe. `orchestrator` and `queue` are not owned and must outlive the server.
+// Thread-safe. `orchestrator`, `queue` and `auth` are not owned and must outlive the server.
+// With `auth`, every RPC first checks the caller's bearer token.
 class GatewayService final : public v1::Duet::CallbackService {
  public:
-  GatewayService(const Orchestrator* orchestrator, WorkQueue* queue)
-      : orchestrator_(orchestrator), queue_(queue) {}
+  GatewayService(const Orchestrator* orchestrator, WorkQueue* queue,
+                 const TokenAuth* auth = nullptr)
+      : orchestrator_(orchestrator), queue_(queue), auth_(auth) {}
 
   grpc::ServerWriteReactor<v1::GenerateImagesResponse>* GenerateImages(
       grpc::CallbackServerContext* context, const v1::GenerateImagesRequest* request) override;
@@ -31,8 +34,13 @@ class GatewayService final : public v1::Duet::CallbackService {
                                          v1::ModelInfo* response) override;
 
  private:
+  Status Authorize(const grpc::CallbackServerContext& context) const {
+    return auth_ == nullptr ? absl::OkStatus() : auth_->Check(context);
+  }
+
   const Orchestrator* orchestrator_;
   WorkQueue* queue_;
+  const TokenAuth* auth_;
 };
 
 }  // namespace duet::services

@@ -1,10 +1,12 @@
 // duet-gateway: serves duet.v1.Duet, the public API, over the three backend services.
 // Flags, load the model config, build the service, serve until SIGTERM.
 #include <memory>
+#include <optional>
 
 #include "model/model_config.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
+#include "services/common/tls.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/orchestrator.h"
 
@@ -23,7 +25,11 @@ int main(int argc, char** argv) {
        {"transformer", {"127.0.0.1:50053", "MultimodalTransformer target"}},
        {"workers", {"64", "threads running requests against the backends (1..1024)"}},
        {"max_queue", {"1024", "requests waiting for a worker (1..100000)"}},
-       {"max_image_mb", {"32", "largest Caption image, MiB, checked before it is forwarded"}}});
+       {"max_image_mb", {"32", "largest Caption image, MiB, checked before it is forwarded"}},
+       {"tokens_file", {"", "bearer tokens, one per line: every call must carry one; empty: open"}},
+       {"backend_ca", {"", "PEM CA of the backends' certificates: TLS to the backends"}},
+       {"backend_cert", {"", "PEM client certificate for the backends (mutual TLS)"}},
+       {"backend_key", {"", "PEM private key of --backend-cert"}}});
   ServerFlags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
@@ -39,12 +45,22 @@ int main(int argc, char** argv) {
   // The gateway needs only the model's config: names and limits.
   StatusOr<model::ModelConfig> config = model::ReadModelConfig(flags.Get("model"));
   if (!config.ok()) return FailMain(kProgram, config.status());
+  StatusOr<std::shared_ptr<grpc::ChannelCredentials>> backend_credentials =
+      MakeChannelCredentials(
+          {flags.Get("backend_cert"), flags.Get("backend_key"), flags.Get("backend_ca")});
+  if (!backend_credentials.ok()) return FailMain(kProgram, backend_credentials.status());
+  std::optional<TokenAuth> auth;
+  if (!flags.Get("tokens_file").empty()) {
+    StatusOr<TokenAuth> loaded = TokenAuth::FromFile(flags.Get("tokens_file"));
+    if (!loaded.ok()) return FailMain(kProgram, loaded.status());
+    auth = *std::move(loaded);
+  }
   const BackendAddresses backends{flags.Get("text_encoder"), flags.Get("image_codec"),
-                                  flags.Get("transformer")};
+                                  flags.Get("transformer"), *backend_credentials};
   Orchestrator orchestrator(*config, backends, options.max_message_bytes,
                             static_cast<size_t>(*max_image_mb) << 20);
   WorkQueue queue("gateway", static_cast<int>(*workers), static_cast<size_t>(*max_queue));
-  GatewayService service(&orchestrator, &queue);
+  GatewayService service(&orchestrator, &queue, auth ? &*auth : nullptr);
   auto runner = ServerRunner::Start(options, {&service});
   if (!runner.ok()) return FailMain(kProgram, runner.status());
   return ServeMain(kProgram, **runner, options, [&] { queue.Shutdown(); });

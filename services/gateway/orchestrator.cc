@@ -69,11 +69,12 @@ Orchestrator::Orchestrator(model::ModelConfig config, const BackendAddresses& ba
     : config_(std::move(config)),
       max_image_bytes_(max_image_bytes),
       addresses_(backends),
-      text_encoder_(v1::TextEncoder::NewStub(MakeChannel(backends.text_encoder,
-                                                         max_message_bytes))),
-      image_codec_(v1::ImageCodec::NewStub(MakeChannel(backends.image_codec, max_message_bytes))),
-      transformer_(v1::MultimodalTransformer::NewStub(MakeChannel(backends.transformer,
-                                                                  max_message_bytes))) {}
+      text_encoder_(v1::TextEncoder::NewStub(
+          MakeChannel(backends.text_encoder, max_message_bytes, backends.credentials))),
+      image_codec_(v1::ImageCodec::NewStub(
+          MakeChannel(backends.image_codec, max_message_bytes, backends.credentials))),
+      transformer_(v1::MultimodalTransformer::NewStub(
+          MakeChannel(backends.transformer, max_message_bytes, backends.credentials))) {}
 
 Status Orchestrator::ValidateGenerate(const v1::GenerateImagesRequest& request) const {
   const std::string& prompt = request.prompt();

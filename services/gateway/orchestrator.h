@@ -22,6 +22,7 @@ struct BackendAddresses {
   std::string text_encoder;  // host:port, "a:1,b:2" for replicas, or any gRPC target (dns:///...)
   std::string image_codec;
   std::string transformer;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // null: plaintext
 };
 
 inline constexpr int kMaxPromptBytes = 2048;  // UTF-8 bytes per prompt

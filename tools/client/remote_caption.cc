@@ -9,6 +9,7 @@
 #include "duet/v1/gateway.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "services/common/server_runner.h"
+#include "tools/client/gateway_connection.h"
 #include "tools/client/client.h"
 #include "tools/flags.h"
 #include "tools/progress.h"
@@ -19,11 +20,12 @@ namespace {
 constexpr size_t kMaxImageBytes = size_t{32} << 20;
 
 const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
-      {"server", "", "gateway address host:port", ""},
-      {"dir", "d", "caption every file in this directory (sorted by name)", ""},
-      {"timeout", "", "seconds before giving up on the whole run", "86400"},
-  };
+  static const std::vector<tools::FlagSpec> specs = [] {
+    std::vector<tools::FlagSpec> all = GatewayFlagSpecs();
+    all.push_back({"dir", "d", "caption every file in this directory (sorted by name)", ""});
+    all.push_back({"timeout", "", "seconds before giving up on the whole run", "86400"});
+    return all;
+  }();
   return specs;
 }
 
@@ -48,13 +50,13 @@ void PrintLine(const nlohmann::json& line) {
 }
 
 Status Caption(const tools::Flags& flags) {
-  if (flags.Get("server").empty()) return absl::InvalidArgumentError("--server is required");
+  DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, InputPaths(flags));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout, flags.GetInt("timeout", 1, 86400 * 7));
-  auto stub = v1::Duet::NewStub(services::MakeChannel(flags.Get("server")));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
-  auto stream = stub->CaptionStream(&context);
+  gateway.Authorize(context);
+  auto stream = gateway.stub->CaptionStream(&context);
   // Files that cannot be read are answered locally, in order, between the server's answers.
   std::vector<Status> read_errors(paths.size());
   std::thread writer([&] {

@@ -7,6 +7,7 @@
 #include "common/file.h"
 #include "duet/v1/gateway.grpc.pb.h"
 #include "services/common/server_runner.h"
+#include "tools/client/gateway_connection.h"
 #include "tools/client/client.h"
 #include "tools/client/contact_sheet.h"
 #include "tools/flags.h"
@@ -18,7 +19,7 @@ namespace {
 
 const std::vector<tools::FlagSpec>& Specs() {
   static const std::vector<tools::FlagSpec> specs = [] {
-    std::vector<tools::FlagSpec> all = {{"server", "", "gateway address host:port", ""}};
+    std::vector<tools::FlagSpec> all = GatewayFlagSpecs();
     for (const tools::FlagSpec& spec : tools::GenerateFlagSpecs()) all.push_back(spec);
     all.push_back({"timeout", "", "seconds before giving up", "600"});
     return all;
@@ -47,7 +48,7 @@ StatusOr<v1::GenerateImagesRequest> BuildRequest(const tools::Flags& flags) {
 }
 
 Status Generate(const tools::Flags& flags) {
-  if (flags.Get("server").empty()) return absl::InvalidArgumentError("--server is required");
+  DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
   DUET_ASSIGN_OR_RETURN(const v1::GenerateImagesRequest request, BuildRequest(flags));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout, flags.GetInt("timeout", 1, 86400));
   const std::string out = flags.Get("out");
@@ -55,10 +56,10 @@ Status Generate(const tools::Flags& flags) {
   std::filesystem::create_directories(out, error);
   if (error) return absl::InvalidArgumentError(absl::StrCat("--out ", out, ": ", error.message()));
 
-  auto stub = v1::Duet::NewStub(services::MakeChannel(flags.Get("server")));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
-  auto reader = stub->GenerateImages(&context, request);
+  gateway.Authorize(context);
+  auto reader = gateway.stub->GenerateImages(&context, request);
   std::vector<SheetEntry> sheet;
   {
     tools::ProgressBar bar("generating");

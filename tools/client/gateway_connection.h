@@ -1,0 +1,28 @@
+// How the remote commands reach a gateway: --server, and for a secured one --tls-ca (verify its
+// TLS certificate) and --token-file (send "authorization: Bearer <token>").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "duet/v1/gateway.grpc.pb.h"
+#include "tools/flags.h"
+
+namespace duet::client {
+
+// The flags above, for a command's spec list.
+std::vector<tools::FlagSpec> GatewayFlagSpecs();
+
+struct GatewayConnection {
+  std::unique_ptr<v1::Duet::Stub> stub;
+  std::string token;  // empty: none
+  // Adds the token (if any) to a call's metadata.
+  void Authorize(grpc::ClientContext& context) const;
+};
+
+// InvalidArgument naming the flag: --server missing, an unreadable CA or token file.
+StatusOr<GatewayConnection> ConnectGateway(const tools::Flags& flags);
+
+}  // namespace duet::client
