@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev
-  libcpp-httplib-dev prometheus
+  libcpp-httplib-dev libssl-dev openssl prometheus
 )
 
 missing=()
