@@ -120,6 +120,15 @@ class CohortBase : public Cohort {
     return torch::cat(logits).index_select(0, index);
   }
 
+  // The next token's logits [rows, V]: from the last prefill chunk, or from one cached forward.
+  // Undefined while prefill chunks remain.
+  torch::Tensor NextLogits(Task task) {
+    if (prefilling()) return PrefillChunk();
+    const torch::Tensor h = model_->forward(x_, task, layout_.prefix_len + t_, layout_, &*cache_);
+    return task == Task::kTextToImage ? model_->ImageLogits(h.select(1, -1))
+                                      : model_->TextLogits(h.select(1, -1));
+  }
+
   // Removes members flagged in `remove` and their rows; `status` (if not OK) is their result.
   // Mid-prefill, the chunks done so far are dropped and the rest prefill again from the start.
   void Remove(const std::vector<bool>& remove, const Status& status) {
@@ -204,15 +213,8 @@ class ImageCohort final : public CohortBase<ImageMember> {
       torch::NoGradGuard no_grad;
       const fusion::StepThreads threads(step_rows());  // a small step stays on this thread
       const int64_t N = model_->config().image_tokens(), B = HalfRows();
-      torch::Tensor logits;  // [rows, K]
-      if (prefilling()) {
-        logits = PrefillChunk();
-        if (!logits.defined()) return;  // more chunks to prefill
-      } else {
-        const torch::Tensor h = model_->forward(x_, Task::kTextToImage, layout_.prefix_len + t_,
-                                                layout_, &*cache_);
-        logits = model_->ImageLogits(h.select(1, -1));
-      }
+      torch::Tensor logits = NextLogits(Task::kTextToImage);  // [rows, K]
+      if (!logits.defined()) return;  // more chunks to prefill
       if (guided_) {
         const torch::Tensor cond = logits.narrow(0, 0, B), uncond = logits.narrow(0, B, B);
         logits = uncond + params_.guidance_scale * (cond - uncond);
@@ -305,15 +307,8 @@ class TextCohort final : public CohortBase<TextMember> {
     return CatchTorch("text decoding step", [&] {
       torch::NoGradGuard no_grad;
       const fusion::StepThreads threads(step_rows());  // a small step stays on this thread
-      torch::Tensor logits;  // [rows, V]
-      if (prefilling()) {
-        logits = PrefillChunk();
-        if (!logits.defined()) return;  // more chunks to prefill
-      } else {
-        const torch::Tensor h = model_->forward(x_, Task::kImageToText, layout_.prefix_len + t_,
-                                                layout_, &*cache_);
-        logits = model_->TextLogits(h.select(1, -1));
-      }
+      const torch::Tensor logits = NextLogits(Task::kImageToText);  // [rows, V]
+      if (!logits.defined()) return;  // more chunks to prefill
       const std::vector<int64_t> tokens = SampleTokens(logits, params_, rngs_);
       tokens_sampled_ += static_cast<int64_t>(tokens.size());
       ++t_;
