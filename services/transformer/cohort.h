@@ -24,7 +24,9 @@ struct ImageRequest {
   torch::Tensor prefix;               // [L, text_dim] float32, 1 <= L <= text_prefix_len
   int count = 1;                      // drafts; draft i uses sampling.seed + i
   fusion::SamplingParams sampling;    // validated by the caller
-  std::function<bool()> cancelled;    // polled at every step boundary; true drops the request
+  // Polled at every step boundary, and while queued when the queue is full (then under the
+  // scheduler's lock: it must not call the scheduler). True drops the request.
+  std::function<bool()> cancelled;
   std::function<void(int64_t done, int64_t total)> progress;  // after every step
   std::function<void(StatusOr<torch::Tensor>)> done;          // once: [count, G, G] int64
 };

@@ -107,6 +107,7 @@ Status Scheduler::Enqueue(Request request, int64_t rows) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("transformer is shutting down");
+  if (queue_.size() >= options_.max_queue) PurgeCancelledLocked();
   if (queue_.size() >= options_.max_queue) {
     return QueueFullError("transformer", options_.max_queue, kRetryAfterMs);
   }
@@ -150,23 +151,45 @@ void Scheduler::WorkerLoop() {
   }
 }
 
+void Scheduler::AdmitLocked(Queued& next, std::vector<Request>* admitted) {
+  MetricsRegistry& metrics = ProcessMetrics();
+  active_rows_ += next.rows;
+  std::visit([](auto& r) { TimeRun(r); }, next.request);
+  metrics.Add("duet_queue_waiting", {{"queue", kQueueName}}, -1);
+  metrics.Add("duet_queue_running", {{"queue", kQueueName}}, 1);
+  metrics.Observe("duet_queue_wait_seconds", {{"queue", kQueueName}}, SecondsSince(next.since));
+  admitted->push_back(std::move(next.request));
+  ++active_;
+}
+
+// Requests whose client is gone must not hold queue slots while a long step runs: they are
+// admitted at once, to be dropped (done(Cancelled)) by the worker before its next forward.
+void Scheduler::PurgeCancelledLocked() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const bool cancelled = std::visit(
+        [](const auto& r) { return r.cancelled && r.cancelled(); }, it->request);
+    if (!cancelled) {
+      ++it;
+      continue;
+    }
+    AdmitLocked(*it, &purged_);
+    it = queue_.erase(it);
+  }
+  if (!purged_.empty()) cv_.notify_one();
+}
+
 std::vector<Scheduler::Request> Scheduler::Admit(bool block) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (block) cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-  std::vector<Request> admitted;
+  if (block) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !purged_.empty(); });
+  }
+  std::vector<Request> admitted = std::move(purged_);
+  purged_.clear();
   // Always admit one request when idle, so a request of max_rows rows cannot starve.
-  MetricsRegistry& metrics = ProcessMetrics();
   while (!queue_.empty() &&
          (active_rows_ == 0 || active_rows_ + queue_.front().rows <= options_.max_rows)) {
-    Queued& next = queue_.front();
-    active_rows_ += next.rows;
-    std::visit([](auto& r) { TimeRun(r); }, next.request);
-    metrics.Add("duet_queue_waiting", {{"queue", kQueueName}}, -1);
-    metrics.Add("duet_queue_running", {{"queue", kQueueName}}, 1);
-    metrics.Observe("duet_queue_wait_seconds", {{"queue", kQueueName}}, SecondsSince(next.since));
-    admitted.push_back(std::move(next.request));
+    AdmitLocked(queue_.front(), &admitted);
     queue_.pop_front();
-    ++active_;
   }
   return admitted;
 }

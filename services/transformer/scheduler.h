@@ -48,7 +48,8 @@ class Scheduler {
   Scheduler(fusion::MultimodalTransformer model, SchedulerOptions options);
   ~Scheduler();  // Shutdown()
 
-  // Queues a request. ResourceExhausted (with a retry hint) when max_queue requests wait,
+  // Queues a request. ResourceExhausted (with a retry hint) when max_queue requests wait (queued
+  // requests that were cancelled meanwhile are dropped first, so they never hold a slot),
   // InvalidArgument when it alone needs more than max_rows rows, Unavailable after Shutdown.
   // On error no callback of the request is called.
   Status Submit(ImageRequest request);
@@ -67,6 +68,9 @@ class Scheduler {
   void Account(const Status& status, int64_t rows);
   void WorkerLoop();
   std::vector<Request> Admit(bool block);
+  struct Queued;
+  void AdmitLocked(Queued& next, std::vector<Request>* admitted);
+  void PurgeCancelledLocked();
   void StartCohorts(std::vector<Request> admitted);
   void StepAll();
 
@@ -80,6 +84,7 @@ class Scheduler {
     std::chrono::steady_clock::time_point since;
   };
   std::deque<Queued> queue_;
+  std::vector<Request> purged_;  // cancelled while queued, admitted to be dropped; guarded by mu_
   bool stopping_ = false;
   int64_t active_rows_ = 0;  // guarded by mu_
   std::vector<std::unique_ptr<Cohort>> cohorts_;  // worker thread only

@@ -153,6 +153,39 @@ TEST(SchedulerTest, FullQueueIsResourceExhausted) {
   EXPECT_TRUE(queued.result.get_future().get().ok());
 }
 
+TEST(SchedulerTest, CancelledQueuedRequestsDoNotHoldQueueSlots) {
+  SchedulerOptions options;
+  options.max_queue = 1;
+  Scheduler scheduler(TinyModel().transformer(), options);
+  std::promise<void> release_promise, started;
+  std::shared_future<void> release = release_promise.get_future().share();
+  Outcome blocker, gone, next;
+  ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
+  hold.progress = [&](int64_t done, int64_t) {
+    if (done == 1) {
+      started.set_value();
+      release.wait();
+    }
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
+  started.get_future().wait();
+  std::atomic<bool> client_gone{false};
+  ImageRequest waiting = MakeRequest(scheduler, &gone, "a hat", 1, 0);
+  waiting.cancelled = [&] { return client_gone.load(); };
+  ASSERT_TRUE(scheduler.Submit(std::move(waiting)).ok());  // fills the queue
+  client_gone = true;
+  const Status admitted = scheduler.Submit(MakeRequest(scheduler, &next, "a hat", 1, 1));
+  EXPECT_TRUE(admitted.ok()) << admitted;  // the dead request gave up its slot
+  release_promise.set_value();
+  EXPECT_TRUE(absl::IsCancelled(gone.result.get_future().get().status()));
+  EXPECT_TRUE(gone.progress.empty());
+  if (admitted.ok()) EXPECT_TRUE(next.result.get_future().get().ok());
+  EXPECT_TRUE(blocker.result.get_future().get().ok());
+  scheduler.Shutdown();
+  EXPECT_EQ(scheduler.stats().cancelled, 1);
+  EXPECT_EQ(scheduler.stats().active, 0);
+}
+
 // Budgets whose chunks hold `rows` rows of image prefill (guided rows count twice) or scoring.
 ChunkBudget PrefillChunkOf(int64_t rows) { return {rows * (Config().text_prefix_len + 1)}; }
 ChunkBudget ScoreChunkOf(int64_t rows) {
