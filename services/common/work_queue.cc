@@ -1,6 +1,9 @@
 // Implementation of services/common/work_queue.h.
 #include "services/common/work_queue.h"
 
+#include <malloc.h>
+
+#include <atomic>
 #include <chrono>
 
 #include "services/common/metrics.h"
@@ -9,6 +12,19 @@
 namespace duet::services {
 namespace {
 constexpr int kRetryAfterMs = 200;  // hint sent with RESOURCE_EXHAUSTED
+constexpr std::chrono::seconds kTrimInterval(5);
+
+// glibc keeps memory freed by finished requests in its arenas; a worker that finds the queue
+// empty hands it back, at most once per kTrimInterval across the process.
+void TrimNowAndThen() {
+  static std::atomic<int64_t> last_trim{0};
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_trim.load();
+  if (now - last < kTrimInterval.count() || !last_trim.compare_exchange_strong(last, now)) return;
+  malloc_trim(0);
+}
 }  // namespace
 
 WorkQueue::WorkQueue(std::string name, int threads, size_t capacity,
@@ -69,6 +85,11 @@ void WorkQueue::WorkerLoop() {
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (tasks_.empty()) {
+        lock.unlock();
+        TrimNowAndThen();
+        lock.lock();
+      }
       cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
       if (tasks_.empty()) return;  // stopping, and nothing left to run
       task = std::move(tasks_.front());
