@@ -41,18 +41,20 @@ uint64_t ReadLittleEndian64(const char* p) {
   return value;
 }
 
-// numel * element size, or an error when a dimension is negative or the product overflows.
+// numel * element size, or an error when a dimension is negative or the product, taken left to
+// right, passes int64 at any step. int64, not uint64: RawTensor::numel() multiplies the same way
+// in int64, and a later 0 dimension (a [3, 2^62, 0] tensor has 0 bytes) must not let it overflow.
 StatusOr<uint64_t> ByteSize(const std::string& name, const std::vector<int64_t>& shape,
                             DType dtype) {
-  uint64_t bytes = DTypeSize(dtype);
+  int64_t bytes = static_cast<int64_t>(DTypeSize(dtype));
   for (int64_t dim : shape) {
     if (dim < 0) return Invalid(absl::StrCat("tensor ", name, " has a negative dimension"));
-    if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim)) {
+    if (dim != 0 && bytes > std::numeric_limits<int64_t>::max() / dim) {
       return Invalid(absl::StrCat("tensor ", name, " is too large"));
     }
-    bytes *= static_cast<uint64_t>(dim);
+    bytes *= dim;
   }
-  return bytes;
+  return static_cast<uint64_t>(bytes);
 }
 
 struct Entry {

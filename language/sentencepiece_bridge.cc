@@ -8,8 +8,25 @@
 #include <climits>
 #include <cstdlib>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define DUET_BRIDGE_UNDER_ASAN
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DUET_BRIDGE_UNDER_ASAN
+#endif
+#endif
+
 namespace duet::language::internal {
 namespace {
+
+// AddressSanitizer aborts a process that dlopens with RTLD_DEEPBIND, so ASan builds (the fuzz
+// targets in tests/fuzz/) open the module without it; such a process must not also load
+// LibTorch's protobuf (see sentencepiece_api.h).
+#ifdef DUET_BRIDGE_UNDER_ASAN
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
 
 // Folder of the running executable, or "" when /proc is unavailable.
 std::string ExecutableDir() {
@@ -41,7 +58,7 @@ StatusOr<const SentencePieceApi*> LoadApi() {
   for (const std::string& path : CandidatePaths()) {
     // RTLD_LOCAL keeps the bundled protobuf-lite out of the global scope; RTLD_DEEPBIND makes
     // the module and libsentencepiece resolve their own symbols before libtorch's protobuf.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
     if (handle == nullptr) {
       const char* error = dlerror();
       absl::StrAppend(&tried, "\n  ", path, ": ", error != nullptr ? error : "unknown error");

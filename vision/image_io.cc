@@ -23,7 +23,10 @@ const char* GuessFormat(std::string_view bytes) {
       bytes.substr(0, 4) == std::string_view("MM\0*", 4)) {
     return "TIFF";
   }
-  if (bytes.substr(0, 4) == "RIFF" && bytes.substr(8, 4) == "WEBP") return "WebP";
+  // substr(pos) throws std::out_of_range when pos > size(): "RIFF" + 4 bytes could be all there is.
+  if (bytes.size() >= 12 && bytes.substr(0, 4) == "RIFF" && bytes.substr(8, 4) == "WEBP") {
+    return "WebP";
+  }
   return nullptr;
 }
 

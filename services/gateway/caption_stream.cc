@@ -14,6 +14,18 @@ void SetError(const Status& status, v1::CaptionStreamResponse* response) {
 
 }  // namespace
 
+Status ValidateCaptionStreamItem(const std::string& id, const std::string& image) {
+  if (id.size() > kMaxCaptionIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("id is ", id.size(), " bytes, the limit is ", kMaxCaptionIdBytes));
+  }
+  if (Status utf8 = language::ValidateUtf8(id); !utf8.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("id: ", utf8.message()));
+  }
+  if (image.empty()) return absl::InvalidArgumentError("image must not be empty");
+  return absl::OkStatus();
+}
+
 CaptionStreamReactor::CaptionStreamReactor(grpc::CallbackServerContext* context,
                                            const Orchestrator* orchestrator, WorkQueue* queue,
                                            int window)
@@ -32,15 +44,7 @@ void CaptionStreamReactor::OnReadDone(bool ok) {
   }
   auto item = std::make_shared<Item>();
   std::string image = std::move(*read_.mutable_image());
-  Status valid = absl::OkStatus();
-  if (read_.id().size() > kMaxCaptionIdBytes) {
-    valid = absl::InvalidArgumentError(absl::StrCat("id is ", read_.id().size(),
-                                                    " bytes, the limit is ", kMaxCaptionIdBytes));
-  } else if (Status utf8 = language::ValidateUtf8(read_.id()); !utf8.ok()) {
-    valid = absl::InvalidArgumentError(absl::StrCat("id: ", utf8.message()));
-  } else if (image.empty()) {
-    valid = absl::InvalidArgumentError("image must not be empty");
-  }
+  Status valid = ValidateCaptionStreamItem(read_.id(), image);
   item->response.set_id(valid.ok() ? read_.id() : read_.id().substr(0, kMaxCaptionIdBytes));
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -14,6 +14,10 @@
 
 namespace duet::services {
 
+// One CaptionStream item's checks before it is queued: InvalidArgument for an id over
+// kMaxCaptionIdBytes or not valid UTF-8, or an empty image. Pure function.
+Status ValidateCaptionStreamItem(const std::string& id, const std::string& image);
+
 // Created per call by GatewayService; deletes itself in OnDone. A bad image (or a full queue)
 // becomes an item with error_code set; the stream goes on. Thread-safe.
 class CaptionStreamReactor final

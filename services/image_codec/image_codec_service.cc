@@ -27,16 +27,38 @@ Status DecodeOne(const model::ImagePipeline& pipeline, const torch::Tensor& code
 
 }  // namespace
 
+Status ValidateEncodeImagesRequest(const v1::EncodeImagesRequest& request,
+                                   const ImageCodecLimits& limits) {
+  DUET_RETURN_IF_ERROR(CheckRange<int>("images count", request.images_size(), 1, limits.max_batch));
+  for (int i = 0; i < request.images_size(); ++i) {
+    if (request.images(i).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("image ", i, " is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<torch::Tensor> ParseDecodeCodesRequest(const v1::DecodeCodesRequest& request,
+                                                const vision::ImageTokenizerConfig& config,
+                                                const ImageCodecLimits& limits) {
+  const int64_t G = config.grid();
+  const TensorSpec spec{"codes", v1::DTYPE_INT64, {-1, G, G}, 1, limits.max_batch};
+  DUET_ASSIGN_OR_RETURN(torch::Tensor codes, TensorFromProto(request.codes(), spec));
+  DUET_RETURN_IF_ERROR(CheckIdRange(codes, "codes", 0, config.codebook_size()));
+  if (request.metadata_size() != 0 && request.metadata_size() != codes.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata must be empty or have ",
+                                                   codes.size(0), " entries, got ",
+                                                   request.metadata_size()));
+  }
+  return codes;
+}
+
 grpc::ServerUnaryReactor* ImageCodecService::Encode(grpc::CallbackServerContext* context,
                                                     const v1::EncodeImagesRequest* request,
                                                     v1::EncodeImagesResponse* response) {
-  Status valid = CheckRange<int>("images count", request->images_size(), 1, limits_.max_batch);
-  for (int i = 0; valid.ok() && i < request->images_size(); ++i) {
-    if (request->images(i).empty()) {
-      valid = absl::InvalidArgumentError(absl::StrCat("image ", i, " is empty"));
-    }
+  if (Status valid = ValidateEncodeImagesRequest(*request, limits_); !valid.ok()) {
+    return FinishNow(context, valid);
   }
-  if (!valid.ok()) return FinishNow(context, valid);
   return RunUnary(context, *queue_, [this, request, response]() -> Status {
     const std::vector<std::string> bytes(request->images().begin(), request->images().end());
     DUET_ASSIGN_OR_RETURN(std::vector<vision::Image> images,
@@ -49,18 +71,9 @@ grpc::ServerUnaryReactor* ImageCodecService::Encode(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ImageCodecService::Decode(grpc::CallbackServerContext* context,
                                                     const v1::DecodeCodesRequest* request,
                                                     v1::DecodeCodesResponse* response) {
-  const auto& config = pipeline_->config().image_tokenizer;
-  const int64_t G = config.grid();
-  const TensorSpec spec{"codes", v1::DTYPE_INT64, {-1, G, G}, 1, limits_.max_batch};
-  StatusOr<torch::Tensor> codes = TensorFromProto(request->codes(), spec);
-  Status valid = codes.status();
-  if (valid.ok()) valid = CheckIdRange(*codes, "codes", 0, config.codebook_size());
-  if (valid.ok() && request->metadata_size() != 0 && request->metadata_size() != codes->size(0)) {
-    valid = absl::InvalidArgumentError(absl::StrCat("metadata must be empty or have ",
-                                                    codes->size(0), " entries, got ",
-                                                    request->metadata_size()));
-  }
-  if (!valid.ok()) return FinishNow(context, valid);
+  StatusOr<torch::Tensor> codes =
+      ParseDecodeCodesRequest(*request, pipeline_->config().image_tokenizer, limits_);
+  if (!codes.ok()) return FinishNow(context, codes.status());
   return RunUnary(context, *queue_, [this, request, response, codes = *codes]() -> Status {
     for (int i = 0; i < codes.size(0); ++i) {
       const v1::ImageMetadata* metadata =

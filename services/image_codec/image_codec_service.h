@@ -16,6 +16,18 @@ struct ImageCodecLimits {
   vision::ImageLimits image;     // encoded bytes and pixel limits, checked before decoding
 };
 
+// Encode's checks before any work is queued (the images themselves are decoded on the worker):
+// InvalidArgument for an images count outside [1, max_batch] or an empty image. Pure function.
+Status ValidateEncodeImagesRequest(const v1::EncodeImagesRequest& request,
+                                   const ImageCodecLimits& limits);
+
+// Decode's checks: codes [B, G, G] int64 with B in [1, max_batch], G = config.grid(), every code
+// in [0, config.codebook_size()), and metadata empty or with B entries. Returns the codes as a CPU
+// tensor; InvalidArgument naming the field otherwise. Needs no model; thread-safe.
+StatusOr<torch::Tensor> ParseDecodeCodesRequest(const v1::DecodeCodesRequest& request,
+                                                const vision::ImageTokenizerConfig& config,
+                                                const ImageCodecLimits& limits);
+
 // Thread-safe. `pipeline` and `queue` are not owned and must outlive the server.
 class ImageCodecService final : public v1::ImageCodec::CallbackService {
  public:

@@ -7,17 +7,18 @@
 
 namespace duet::services {
 
-Status TextEncoderService::ValidateEncode(const v1::EncodeTextRequest& request) const {
-  DUET_RETURN_IF_ERROR(CheckRange<int>("texts count", request.texts_size(), 1, limits_.max_batch));
+Status ValidateEncodeTextRequest(const v1::EncodeTextRequest& request,
+                                 const TextEncoderLimits& limits) {
+  DUET_RETURN_IF_ERROR(CheckRange<int>("texts count", request.texts_size(), 1, limits.max_batch));
   for (int i = 0; i < request.texts_size(); ++i) {
     const std::string& text = request.texts(i);
     if (text.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("texts[", i, "] must not be empty"));
     }
-    if (static_cast<int>(text.size()) > limits_.max_text_bytes) {
+    if (static_cast<int>(text.size()) > limits.max_text_bytes) {
       return absl::InvalidArgumentError(absl::StrCat("texts[", i, "] is ", text.size(),
                                                      " bytes, the limit is ",
-                                                     limits_.max_text_bytes));
+                                                     limits.max_text_bytes));
     }
     if (Status utf8 = language::ValidateUtf8(text); !utf8.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("texts[", i, "]: ", utf8.message()));
@@ -26,10 +27,26 @@ Status TextEncoderService::ValidateEncode(const v1::EncodeTextRequest& request) 
   return absl::OkStatus();
 }
 
+Status ValidateDecodeTextRequest(const v1::DecodeTextRequest& request,
+                                 const TextEncoderLimits& limits) {
+  DUET_RETURN_IF_ERROR(
+      CheckRange<int>("sequences count", request.sequences_size(), 1, limits.max_batch));
+  for (int i = 0; i < request.sequences_size(); ++i) {
+    if (request.sequences(i).ids_size() > limits.max_decode_ids) {
+      return absl::InvalidArgumentError(absl::StrCat("sequences[", i, "] has ",
+                                                     request.sequences(i).ids_size(),
+                                                     " ids, the limit is ", limits.max_decode_ids));
+    }
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* TextEncoderService::Encode(grpc::CallbackServerContext* context,
                                                      const v1::EncodeTextRequest* request,
                                                      v1::EncodeTextResponse* response) {
-  if (Status valid = ValidateEncode(*request); !valid.ok()) return FinishNow(context, valid);
+  if (Status valid = ValidateEncodeTextRequest(*request, limits_); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
   return RunUnary(context, *queue_, [this, request, response]() -> Status {
     const std::vector<std::string> texts(request->texts().begin(), request->texts().end());
     const int64_t max_tokens = pipeline_->config().text_encoder.max_len;
@@ -48,17 +65,9 @@ grpc::ServerUnaryReactor* TextEncoderService::Encode(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* TextEncoderService::Decode(grpc::CallbackServerContext* context,
                                                      const v1::DecodeTextRequest* request,
                                                      v1::DecodeTextResponse* response) {
-  Status valid = CheckRange<int>("sequences count", request->sequences_size(), 1,
-                                 limits_.max_batch);
-  for (int i = 0; valid.ok() && i < request->sequences_size(); ++i) {
-    if (request->sequences(i).ids_size() > limits_.max_decode_ids) {
-      valid = absl::InvalidArgumentError(absl::StrCat("sequences[", i, "] has ",
-                                                      request->sequences(i).ids_size(),
-                                                      " ids, the limit is ",
-                                                      limits_.max_decode_ids));
-    }
+  if (Status valid = ValidateDecodeTextRequest(*request, limits_); !valid.ok()) {
+    return FinishNow(context, valid);
   }
-  if (!valid.ok()) return FinishNow(context, valid);
   return RunUnary(context, *queue_, [this, request, response]() -> Status {
     for (int i = 0; i < request->sequences_size(); ++i) {
       const auto& ids = request->sequences(i).ids();

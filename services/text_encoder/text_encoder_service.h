@@ -16,6 +16,15 @@ struct TextEncoderLimits {
   int max_decode_ids = 4096;     // ids per Decode sequence
 };
 
+// The checks Encode and Decode run before any work is queued; they need no model. InvalidArgument
+// naming the field and the limit: texts count outside [1, max_batch], an empty text, one over
+// max_text_bytes or not valid UTF-8; sequences count outside [1, max_batch] or a sequence over
+// max_decode_ids. Thread-safe (pure functions).
+Status ValidateEncodeTextRequest(const v1::EncodeTextRequest& request,
+                                 const TextEncoderLimits& limits);
+Status ValidateDecodeTextRequest(const v1::DecodeTextRequest& request,
+                                 const TextEncoderLimits& limits);
+
 // Thread-safe. `pipeline` and `queue` are not owned and must outlive the server.
 class TextEncoderService final : public v1::TextEncoder::CallbackService {
  public:
@@ -31,8 +40,6 @@ class TextEncoderService final : public v1::TextEncoder::CallbackService {
                                    v1::DecodeTextResponse* response) override;
 
  private:
-  Status ValidateEncode(const v1::EncodeTextRequest& request) const;
-
   const model::TextPipeline* pipeline_;
   WorkQueue* queue_;
   TextEncoderLimits limits_;

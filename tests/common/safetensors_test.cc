@@ -118,6 +118,22 @@ TEST(Safetensors, RejectsShapeThatDisagreesWithOffsets) {
   EXPECT_FALSE(ParseSafetensors(FileWith(negative, std::string(16, 'x'))).ok());
 }
 
+// Found with tests/fuzz (safetensors): a zero-byte tensor whose leading dimensions multiply past
+// int64 parsed, and RawTensor::numel() then overflowed (undefined behaviour) on it.
+TEST(Safetensors, RejectsShapeThatOverflowsBeforeAZeroDimension) {
+  const std::string header =
+      R"({"a":{"dtype":"U8","shape":[3,4611686018427387904,0],"data_offsets":[0,0]}})";
+  const Status status = ParseSafetensors(FileWith(header, "")).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("tensor a is too large"), std::string::npos) << status;
+  // With the 0 first every running product is 0: a valid empty tensor.
+  const std::string empty =
+      R"({"a":{"dtype":"U8","shape":[0,4611686018427387904,3],"data_offsets":[0,0]}})";
+  const StatusOr<SafetensorsFile> file = ParseSafetensors(FileWith(empty, ""));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->tensors.at("a").numel(), 0);
+}
+
 TEST(Safetensors, RejectsUnknownDtype) {
   const std::string header = R"({"a":{"dtype":"F8_E9","shape":[4],"data_offsets":[0,4]}})";
   const auto status = ParseSafetensors(FileWith(header, "abcd")).status();
