@@ -126,30 +126,39 @@ TEST(SchedulerTest, CancelledRequestStopsWithinOneStepAndOthersCarryOn) {
   EXPECT_EQ(stats.rows, N + 4 * cancel_at + 2 * N);
 }
 
+// A one-draft request that holds the worker after its first token until Release().
+struct WorkerHold {
+  Outcome outcome;
+  std::promise<void> started, release;
+  void Submit(Scheduler& scheduler) {
+    ImageRequest hold = MakeRequest(scheduler, &outcome, "a cup of coffee", 1, 0);
+    std::shared_future<void> released = release.get_future().share();
+    hold.progress = [this, released](int64_t done, int64_t) {
+      if (done != 1) return;
+      started.set_value();
+      released.wait();
+    };
+    ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
+    started.get_future().wait();
+  }
+  void Release() {
+    release.set_value();
+    EXPECT_TRUE(outcome.result.get_future().get().ok());
+  }
+};
+
 TEST(SchedulerTest, FullQueueIsResourceExhausted) {
   SchedulerOptions options;
   options.max_queue = 1;
   Scheduler scheduler(TinyModel().transformer(), options);
-  std::promise<void> release_promise;
-  std::shared_future<void> release = release_promise.get_future().share();
-  Outcome blocker, queued;
-  ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
-  std::promise<void> started;
-  hold.progress = [&](int64_t done, int64_t) {
-    if (done == 1) {
-      started.set_value();
-      release.wait();
-    }
-  };
-  ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
-  started.get_future().wait();
+  WorkerHold hold;
+  hold.Submit(scheduler);
+  Outcome queued, rejected;
   ASSERT_TRUE(scheduler.Submit(MakeRequest(scheduler, &queued, "a hat", 1, 0)).ok());
-  Outcome rejected;
   const Status full = scheduler.Submit(MakeRequest(scheduler, &rejected, "a hat", 1, 0));
   EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
   EXPECT_NE(full.message().find("retry after"), std::string::npos);
-  release_promise.set_value();
-  EXPECT_TRUE(blocker.result.get_future().get().ok());
+  hold.Release();
   EXPECT_TRUE(queued.result.get_future().get().ok());
 }
 
@@ -157,18 +166,9 @@ TEST(SchedulerTest, CancelledQueuedRequestsDoNotHoldQueueSlots) {
   SchedulerOptions options;
   options.max_queue = 1;
   Scheduler scheduler(TinyModel().transformer(), options);
-  std::promise<void> release_promise, started;
-  std::shared_future<void> release = release_promise.get_future().share();
-  Outcome blocker, gone, next;
-  ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
-  hold.progress = [&](int64_t done, int64_t) {
-    if (done == 1) {
-      started.set_value();
-      release.wait();
-    }
-  };
-  ASSERT_TRUE(scheduler.Submit(std::move(hold)).ok());
-  started.get_future().wait();
+  WorkerHold hold;
+  hold.Submit(scheduler);
+  Outcome gone, next;
   std::atomic<bool> client_gone{false};
   ImageRequest waiting = MakeRequest(scheduler, &gone, "a hat", 1, 0);
   waiting.cancelled = [&] { return client_gone.load(); };
@@ -176,11 +176,10 @@ TEST(SchedulerTest, CancelledQueuedRequestsDoNotHoldQueueSlots) {
   client_gone = true;
   const Status admitted = scheduler.Submit(MakeRequest(scheduler, &next, "a hat", 1, 1));
   EXPECT_TRUE(admitted.ok()) << admitted;  // the dead request gave up its slot
-  release_promise.set_value();
+  hold.Release();
   EXPECT_TRUE(absl::IsCancelled(gone.result.get_future().get().status()));
   EXPECT_TRUE(gone.progress.empty());
   if (admitted.ok()) EXPECT_TRUE(next.result.get_future().get().ok());
-  EXPECT_TRUE(blocker.result.get_future().get().ok());
   scheduler.Shutdown();
   EXPECT_EQ(scheduler.stats().cancelled, 1);
   EXPECT_EQ(scheduler.stats().active, 0);
