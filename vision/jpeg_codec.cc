@@ -14,6 +14,9 @@ constexpr unsigned char kSoi = 0xD8;
 constexpr unsigned char kEoi = 0xD9;
 constexpr unsigned char kSos = 0xDA;
 constexpr unsigned char kTem = 0x01;
+// Progressive files have about 10 scans; libjpeg walks the whole image once per scan and only
+// warns on repeats, so a file of many tiny scans could cost minutes. More than this is refused.
+constexpr int kMaxJpegScans = 100;
 constexpr size_t kSofMinLength = 8;  // Length field (2), precision (1), height (2), width (2), Nf.
 
 // What the walk found: frame size, and where the first scan's entropy-coded data starts.
@@ -98,8 +101,16 @@ StatusOr<Image> DecodeJpeg(std::string_view bytes, const ImageLimits& limits) {
   DUET_ASSIGN_OR_RETURN(const JpegLayout layout, WalkJpegMarkers(bytes, /*to_scan=*/true));
   DUET_RETURN_IF_ERROR(CheckImageLimits(layout.width, layout.height, limits));
   // Inside entropy-coded data 0xFF is always followed by 0x00 or RSTn, so this is the real EOI.
-  if (bytes.find("\xFF\xD9", layout.scan_data_start) == std::string_view::npos) {
-    return Truncated("(no EOI marker after its image data)");
+  const size_t eoi = bytes.find("\xFF\xD9", layout.scan_data_start);
+  if (eoi == std::string_view::npos) return Truncated("(no EOI marker after its image data)");
+  int scans = 1;  // the same argument: each later 0xFF 0xDA is another SOS
+  for (size_t at = bytes.find("\xFF\xDA", layout.scan_data_start); at < eoi;
+       at = bytes.find("\xFF\xDA", at + 2)) {
+    if (++scans > kMaxJpegScans) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("JPEG has more than ", kMaxJpegScans, " scans, the limit is ",
+                       kMaxJpegScans));
+    }
   }
   Image image;
   try {

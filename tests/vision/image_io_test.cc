@@ -168,6 +168,25 @@ TEST(ImageIo, RejectsTruncatedJpeg) {
   }
 }
 
+TEST(ImageIo, ProgressiveJpegDecodesAndTooManyScansAreRefused) {
+  const cv::Mat rgb(64, 64, CV_8UC3, cv::Scalar(40, 120, 200));
+  std::vector<uchar> encoded;
+  ASSERT_TRUE(cv::imencode(".jpg", rgb, encoded, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  const std::string progressive(encoded.begin(), encoded.end());
+  EXPECT_TRUE(DecodeImage(progressive).ok());  // about 10 scans
+  // A baseline file whose one scan (SOS segment and its data) is repeated 150 times.
+  const std::string jpeg = EncodeJpeg(Gradient(64, 64), 90);
+  const size_t sos = jpeg.find("\xFF\xDA"), eoi = jpeg.rfind("\xFF\xD9");
+  ASSERT_NE(sos, std::string::npos);
+  std::string repeated = jpeg.substr(0, eoi);
+  for (int i = 0; i < 150; ++i) repeated += jpeg.substr(sos, eoi - sos);
+  repeated += "\xFF\xD9";
+  const auto decoded = DecodeImage(repeated);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(decoded.status().message().find("scans, the limit is 100"), std::string::npos)
+      << decoded.status();
+}
+
 TEST(ImageIo, HugeHeaderIsRejectedBeforeAnyAllocation) {
   const std::string png = PngWithHeader(100000, 100000);
   ASSERT_LT(png.size(), 100u);
