@@ -185,12 +185,52 @@ uint64_t ScanlineBytes(const unsigned char* ihdr_data) {
   return total;
 }
 
-// Every chunk must lie inside the input. libpng allocates a chunk's declared length before it
-// reads the chunk, and for ancillary chunks over png_set_chunk_malloc_max it only warns, so an
-// iTXt header claiming 1.8 GB in a 192-byte file got a 1.8 GB buffer. A chunk header cut short
-// (under 8 bytes left) is left to libpng, which reports the truncation without allocating.
-Status CheckChunksFitInInput(std::string_view bytes) {
+// Inflates IDAT data into a scratch buffer, counting what comes out, and stops once that passes
+// `needed`. libpng would inflate all of it, so a small file could cost gigabytes of inflation;
+// here the work is bounded by the image's own size. A malformed stream is left to libpng.
+class IdatBudget {
+ public:
+  explicit IdatBudget(uint64_t needed) : needed_(needed), scratch_(64 << 10) {
+    started_ = inflateInit(&z_) == Z_OK;
+  }
+  ~IdatBudget() {
+    if (started_) inflateEnd(&z_);
+  }
+  bool started() const { return started_; }
+  bool exceeded() const { return z_.total_out > needed_; }
+
+  // Inflates one IDAT chunk's data, until the stream ends or errs, or the budget is exceeded.
+  void Feed(const unsigned char* data, uint32_t size) {
+    z_.next_in = const_cast<unsigned char*>(data);
+    z_.avail_in = size;
+    while (z_.avail_in > 0 && result_ == Z_OK && !exceeded()) {
+      z_.next_out = scratch_.data();
+      z_.avail_out = static_cast<uInt>(scratch_.size());
+      result_ = inflate(&z_, Z_NO_FLUSH);
+      if (result_ == Z_BUF_ERROR) result_ = Z_OK;  // no progress possible until more input
+      if (z_.avail_out != 0 && z_.avail_in == 0) break;
+    }
+  }
+
+ private:
+  const uint64_t needed_;
+  std::vector<unsigned char> scratch_;
+  z_stream z_ = {};
+  bool started_ = false;
+  int result_ = Z_OK;
+};
+
+// One walk over the chunks before libpng sees them:
+// - Every chunk must lie inside the input. libpng allocates a chunk's declared length before it
+//   reads the chunk, and for ancillary chunks over png_set_chunk_malloc_max it only warns, so an
+//   iTXt header claiming 1.8 GB in a 192-byte file got a 1.8 GB buffer. A chunk header cut short
+//   (under 8 bytes left) is left to libpng, which reports the truncation without allocating.
+// - The IDAT stream may inflate to no more than the scanlines the header describes.
+Status CheckChunks(std::string_view bytes, int width, int height) {
   const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
+  const uint64_t needed = ScanlineBytes(u + 16);  // 0: libpng rejects the header
+  IdatBudget idat(needed);
+  if (needed > 0 && !idat.started()) return absl::ResourceExhaustedError("zlib could not start");
   for (size_t offset = kPngSignature.size(); bytes.size() - offset >= 8;) {
     const uint64_t length = ReadBigEndian32(u + offset);
     const std::string_view type = bytes.substr(offset + 4, 4);
@@ -201,47 +241,15 @@ Status CheckChunksFitInInput(std::string_view bytes) {
                                                      " bytes, ", bytes.size() - offset, " remain"));
     }
     if (type == "IEND") break;
-    offset += 12 + length;
-  }
-  return absl::OkStatus();
-}
-
-// Inflates the IDAT stream into a scratch buffer, stopping once it passes what the header needs.
-// libpng would inflate all of it, so a small file could cost gigabytes of inflation; here the
-// work is bounded by the image's own size. Malformed chunks and streams are left to libpng.
-Status CheckIdatInflatedSize(std::string_view bytes, int width, int height) {
-  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
-  const uint64_t needed = ScanlineBytes(u + 16);
-  if (needed == 0) return absl::OkStatus();
-  z_stream z = {};
-  if (inflateInit(&z) != Z_OK) return absl::ResourceExhaustedError("zlib could not start");
-  std::vector<unsigned char> scratch(64 << 10);
-  int result = Z_OK;
-  for (size_t offset = kPngIhdrEnd; offset + 12 <= bytes.size() && result == Z_OK;) {
-    const uint64_t length = ReadBigEndian32(u + offset);
-    if (length > bytes.size() - offset - 12) break;  // truncated: libpng says so
-    const std::string_view type = bytes.substr(offset + 4, 4);
-    if (type == "IEND") break;
-    if (type == "IDAT") {
-      z.next_in = const_cast<unsigned char*>(u + offset + 8);
-      z.avail_in = static_cast<uInt>(length);
-      while (z.avail_in > 0 && result == Z_OK && z.total_out <= needed) {
-        z.next_out = scratch.data();
-        z.avail_out = static_cast<uInt>(scratch.size());
-        result = inflate(&z, Z_NO_FLUSH);
-        if (result == Z_BUF_ERROR) result = Z_OK;  // no progress possible until more input
-        if (z.avail_out != 0 && z.avail_in == 0) break;
+    if (type == "IDAT" && needed > 0) {
+      idat.Feed(u + offset + 8, static_cast<uint32_t>(length));
+      if (idat.exceeded()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("PNG image data inflates to more than the ", needed, " bytes a ", width,
+                         "x", height, " image needs"));
       }
-      if (z.total_out > needed) break;
     }
     offset += 12 + length;
-  }
-  const uint64_t inflated = z.total_out;
-  inflateEnd(&z);
-  if (inflated > needed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PNG image data inflates to more than the ", needed, " bytes a ", width,
-                     "x", height, " image needs"));
   }
   return absl::OkStatus();
 }
@@ -277,8 +285,7 @@ StatusOr<Image> DecodePng(std::string_view bytes, const ImageLimits& limits) {
   DUET_RETURN_IF_ERROR(CheckEncodedSize(bytes.size(), limits));
   DUET_ASSIGN_OR_RETURN(const ImageHeader header, PeekPngHeader(bytes));
   DUET_RETURN_IF_ERROR(CheckImageLimits(header.width, header.height, limits));
-  DUET_RETURN_IF_ERROR(CheckChunksFitInInput(bytes));
-  DUET_RETURN_IF_ERROR(CheckIdatInflatedSize(bytes, header.width, header.height));
+  DUET_RETURN_IF_ERROR(CheckChunks(bytes, header.width, header.height));
   std::vector<uint8_t> pixels;
   std::vector<png_bytep> rows;
   DecodeState state;
