@@ -25,13 +25,17 @@ std::string Escape(const std::string& value) {
   return out;
 }
 
-std::string LabelText(const MetricLabels& labels, const std::string& extra = "") {
+std::string LabelText(const MetricLabels& labels) {
   std::string text;
   for (const auto& [key, value] : labels) {
     absl::StrAppend(&text, text.empty() ? "" : ",", key, "=\"", Escape(value), "\"");
   }
-  if (!extra.empty()) absl::StrAppend(&text, text.empty() ? "" : ",", extra);
   return text.empty() ? "" : absl::StrCat("{", text, "}");
+}
+
+double SecondsBetween(std::chrono::steady_clock::time_point from,
+                      std::chrono::steady_clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
 }
 
 std::string Number(double v) {
@@ -188,7 +192,24 @@ MetricsRegistry& ProcessMetrics() {
 }
 
 double SecondsSinceProcessStart() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - kProcessStart).count();
+  return SecondsBetween(kProcessStart, std::chrono::steady_clock::now());
+}
+
+void QueueMetrics::Enqueued() const { ProcessMetrics().Add("duet_queue_waiting", labels_, 1); }
+
+QueueMetrics::Clock::time_point QueueMetrics::Started(Clock::time_point enqueued) const {
+  const Clock::time_point now = Clock::now();
+  MetricsRegistry& metrics = ProcessMetrics();
+  metrics.Add("duet_queue_waiting", labels_, -1);
+  metrics.Add("duet_queue_running", labels_, 1);
+  metrics.Observe("duet_queue_wait_seconds", labels_, SecondsBetween(enqueued, now));
+  return now;
+}
+
+void QueueMetrics::Finished(Clock::time_point started) const {
+  MetricsRegistry& metrics = ProcessMetrics();
+  metrics.Add("duet_queue_running", labels_, -1);
+  metrics.Observe("duet_queue_run_seconds", labels_, SecondsBetween(started, Clock::now()));
 }
 
 }  // namespace duet::services

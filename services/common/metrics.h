@@ -4,6 +4,7 @@
 // _seconds histograms, base units.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,7 +30,7 @@ class MetricsRegistry {
   void Add(const std::string& name, const MetricLabels& labels, double by = 1);
   void Set(const std::string& name, const MetricLabels& labels, double value);   // gauge
   void Observe(const std::string& name, const MetricLabels& labels, double value);  // histogram
-  // Runs before every Render, to refresh gauges read from elsewhere (queue lengths, memory).
+  // Runs before every Render, to refresh gauges read from elsewhere (resident memory).
   void OnRender(std::function<void(MetricsRegistry&)> hook);
   std::string Render();
 
@@ -64,5 +65,21 @@ MetricsRegistry& ProcessMetrics();
 
 // Seconds since this process started (measured from static initialisation).
 double SecondsSinceProcessStart();
+
+// One queue's series in ProcessMetrics(), labelled queue="<name>": duet_queue_waiting and
+// duet_queue_running (gauges), duet_queue_wait_seconds and duet_queue_run_seconds. Call
+// Enqueued() when a request joins, Started() when work on it begins (returns that time) and
+// Finished() when it ends. Thread-safe.
+class QueueMetrics {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit QueueMetrics(std::string queue) : labels_{{"queue", std::move(queue)}} {}
+  void Enqueued() const;
+  Clock::time_point Started(Clock::time_point enqueued) const;
+  void Finished(Clock::time_point started) const;
+
+ private:
+  MetricLabels labels_;
+};
 
 }  // namespace duet::services

@@ -29,7 +29,7 @@ void TrimNowAndThen() {
 
 WorkQueue::WorkQueue(std::string name, int threads, size_t capacity,
                      std::function<void()> on_start)
-    : name_(std::move(name)), capacity_(capacity) {
+    : name_(std::move(name)), capacity_(capacity), metrics_(name_) {
   for (int i = 0; i < threads; ++i) {
     workers_.emplace_back([this, on_start] {
       if (on_start) on_start();
@@ -44,20 +44,11 @@ Status WorkQueue::Submit(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError(name_ + " is shutting down");
   if (tasks_.size() >= capacity_) return QueueFullError(name_, capacity_, kRetryAfterMs);
-  ProcessMetrics().Add("duet_queue_waiting", {{"queue", name_}}, 1);
-  tasks_.push_back([this, task = std::move(task), queued = std::chrono::steady_clock::now()] {
-    MetricsRegistry& metrics = ProcessMetrics();
-    const MetricLabels labels = {{"queue", name_}};
-    const auto started = std::chrono::steady_clock::now();
-    metrics.Add("duet_queue_waiting", labels, -1);
-    metrics.Add("duet_queue_running", labels, 1);
-    metrics.Observe("duet_queue_wait_seconds", labels,
-                    std::chrono::duration<double>(started - queued).count());
+  metrics_.Enqueued();
+  tasks_.push_back([this, task = std::move(task), queued = QueueMetrics::Clock::now()] {
+    const auto started = metrics_.Started(queued);
     task();
-    metrics.Add("duet_queue_running", labels, -1);
-    metrics.Observe("duet_queue_run_seconds", labels,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                        .count());
+    metrics_.Finished(started);
   });
   cv_.notify_one();
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "services/common/metrics.h"
 
 namespace duet::services {
 
@@ -37,6 +38,7 @@ class WorkQueue {
 
   const std::string name_;
   const size_t capacity_;
+  const QueueMetrics metrics_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;

@@ -13,22 +13,21 @@
 namespace duet::services {
 namespace {
 constexpr int kRetryAfterMs = 500;  // hint sent with RESOURCE_EXHAUSTED
-constexpr char kQueueName[] = "transformer";
 constexpr int64_t kTrimEverySteps = 1000;
-using Clock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
+// The scheduler as a queue in the metrics: wait is submit to admission, run is admission to done.
+const QueueMetrics& TransformerQueue() {
+  static const QueueMetrics metrics("transformer");
+  return metrics;
 }
 
-// From admission to done: duet_queue_run_seconds{queue="transformer"}.
+// Admits `request` in the metrics and reports its end when done() is called.
 template <typename R>
-void TimeRun(R& request) {
+void TimeRun(R& request, QueueMetrics::Clock::time_point enqueued) {
   auto done = std::move(request.done);
-  request.done = [done = std::move(done), started = Clock::now()](auto result) {
-    MetricsRegistry& metrics = ProcessMetrics();
-    metrics.Add("duet_queue_running", {{"queue", kQueueName}}, -1);
-    metrics.Observe("duet_queue_run_seconds", {{"queue", kQueueName}}, SecondsSince(started));
+  request.done = [done = std::move(done),
+                  started = TransformerQueue().Started(enqueued)](auto result) {
+    TransformerQueue().Finished(started);
     done(std::move(result));
   };
 }
@@ -111,8 +110,8 @@ Status Scheduler::Enqueue(Request request, int64_t rows) {
   if (queue_.size() >= options_.max_queue) {
     return QueueFullError("transformer", options_.max_queue, kRetryAfterMs);
   }
-  queue_.push_back({std::move(request), rows, Clock::now()});
-  ProcessMetrics().Add("duet_queue_waiting", {{"queue", kQueueName}}, 1);
+  queue_.push_back({std::move(request), rows, QueueMetrics::Clock::now()});
+  TransformerQueue().Enqueued();
   cv_.notify_one();
   return absl::OkStatus();
 }
@@ -152,12 +151,8 @@ void Scheduler::WorkerLoop() {
 }
 
 void Scheduler::AdmitLocked(Queued& next, std::vector<Request>* admitted) {
-  MetricsRegistry& metrics = ProcessMetrics();
   active_rows_ += next.rows;
-  std::visit([](auto& r) { TimeRun(r); }, next.request);
-  metrics.Add("duet_queue_waiting", {{"queue", kQueueName}}, -1);
-  metrics.Add("duet_queue_running", {{"queue", kQueueName}}, 1);
-  metrics.Observe("duet_queue_wait_seconds", {{"queue", kQueueName}}, SecondsSince(next.since));
+  std::visit([&](auto& r) { TimeRun(r, next.since); }, next.request);
   admitted->push_back(std::move(next.request));
   ++active_;
 }
