@@ -34,31 +34,33 @@ StatusOr<Supervisor::Addresses> Supervisor::Start(const std::string& name,
                                                  std::vector<std::string> argv) {
   DUET_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> process, ChildProcess::Spawn(argv));
   const Clock::time_point deadline = Clock::now() + options_.start_timeout;
-  const bool metrics = std::find(argv.begin(), argv.end(), kMetricsFlag) != argv.end();
+  // The address after `marker` on the child's stdout, polling for a stop signal meanwhile.
+  auto read_address = [&](const char* marker) -> StatusOr<std::string> {
+    while (true) {
+      if (services::WaitForTerminationSignal(milliseconds(0)) != 0) {
+        return absl::CancelledError(absl::StrCat("stopped by a signal while ", name, " started"));
+      }
+      StatusOr<std::string> address = process->WaitForAddress(kPollInterval, marker);
+      if (address.ok()) return address;
+      if (!absl::IsDeadlineExceeded(address.status())) {
+        return Status(address.status().code(),
+                      absl::StrCat(name, ": ", address.status().message()));
+      }
+      if (Clock::now() > deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(name, ": did not start in time"));
+      }
+    }
+  };
   Addresses addresses;
-  while (true) {
-    if (services::WaitForTerminationSignal(milliseconds(0)) != 0) {
-      return absl::CancelledError(absl::StrCat("stopped by a signal while ", name, " started"));
-    }
-    std::string& next = addresses.grpc.empty() ? addresses.grpc : addresses.metrics;
-    StatusOr<std::string> address = process->WaitForAddress(
-        kPollInterval, &next == &addresses.grpc ? " listening on " : " metrics on ");
-    if (address.ok()) next = *address;
-    if (!addresses.grpc.empty() && (!metrics || !addresses.metrics.empty())) {
-      SetFlag(argv, "--listen", addresses.grpc);
-      if (metrics) SetFlag(argv, kMetricsFlag, addresses.metrics);
-      servers_.push_back({name, std::move(argv), std::move(process), addresses.grpc,
-                          State::kRunning, Clock::now(), options_.backoff_min, 0});
-      return addresses;
-    }
-    if (address.ok()) continue;
-    if (!absl::IsDeadlineExceeded(address.status()) || Clock::now() > deadline) {
-      const std::string why = absl::IsDeadlineExceeded(address.status())
-                                  ? "did not start in time"
-                                  : std::string(address.status().message());
-      return Status(address.status().code(), absl::StrCat(name, ": ", why));
-    }
+  DUET_ASSIGN_OR_RETURN(addresses.grpc, read_address(" listening on "));
+  SetFlag(argv, "--listen", addresses.grpc);
+  if (std::find(argv.begin(), argv.end(), kMetricsFlag) != argv.end()) {
+    DUET_ASSIGN_OR_RETURN(addresses.metrics, read_address(" metrics on "));
+    SetFlag(argv, kMetricsFlag, addresses.metrics);
   }
+  servers_.push_back({name, std::move(argv), std::move(process), State::kRunning, Clock::now(),
+                      options_.backoff_min, 0});
+  return addresses;
 }
 
 int Supervisor::SuperviseUntilSignal() {
@@ -102,7 +104,6 @@ void Supervisor::Check(Server& server) {
       std::cerr << "duet up: " << server.name << " failed to restart: "
                 << (timed_out ? "did not start in time" : address.status().message()) << "\n";
       server.process.reset();  // kills it if it still runs
-      server.backoff = std::min(2 * server.backoff, options_.backoff_max);
       server.state = State::kWaiting;
       server.since = now;
       return;
@@ -110,17 +111,17 @@ void Supervisor::Check(Server& server) {
   }
 }
 
+// One restart attempt; the wait before the next one doubles whether this one works or not.
 void Supervisor::Respawn(Server& server) {
   StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Spawn(server.argv);
   server.since = Clock::now();
+  server.backoff = std::min(2 * server.backoff, options_.backoff_max);
   if (!process.ok()) {
     std::cerr << "duet up: cannot restart " << server.name << ": " << process.status() << "\n";
-    server.backoff = std::min(2 * server.backoff, options_.backoff_max);
     return;  // still waiting
   }
   server.process = *std::move(process);
   server.state = State::kStarting;
-  server.backoff = std::min(2 * server.backoff, options_.backoff_max);
 }
 
 int Supervisor::StopAll(milliseconds drain) {

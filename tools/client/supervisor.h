@@ -50,7 +50,6 @@ class Supervisor {
     std::string name;
     std::vector<std::string> argv;  // --listen holds the bound address after the first start
     std::unique_ptr<ChildProcess> process;
-    std::string address;
     State state = State::kRunning;
     std::chrono::steady_clock::time_point since;  // when the state was entered
     std::chrono::milliseconds backoff{0};
