@@ -77,8 +77,8 @@ class CohortBase : public Cohort {
   };
   // Called before the first chunk: fills rngs_ (one per first-half row) and the inputs.
   virtual void BeginPrefill() = 0;
-  // Prefills the rows `index` [n] of the whole batch (first half, then the guidance half) and
-  // sets layout_.prefix_len.
+  // Prefills the rows `index` [n] of the whole batch (first half, then the guidance half),
+  // through PrefillForward.
   virtual PrefillPart PrefillRows(const torch::Tensor& index) = 0;
 
   bool prefilling() const { return !cache_.has_value(); }
@@ -124,7 +124,22 @@ class CohortBase : public Cohort {
   // Undefined while prefill chunks remain.
   torch::Tensor NextLogits(Task task) {
     if (prefilling()) return PrefillChunk();
-    const torch::Tensor h = model_->forward(x_, task, layout_.prefix_len + t_, layout_, &*cache_);
+    return LastLogits(task, model_->forward(x_, task, layout_.prefix_len + t_, layout_, &*cache_));
+  }
+
+  // One chunk's prefill forward: its prefix [n, P, C], then `start` [n, 1, C], the embedded
+  // first input of the targets. Sets layout_.prefix_len.
+  PrefillPart PrefillForward(Task task, const torch::Tensor& prefix,
+                             const fusion::PrefixLayout& layout, const torch::Tensor& start) {
+    layout_.prefix_len = layout.prefix_len;
+    fusion::KVCache cache = model_->NewCache(task, prefix.size(0));
+    const torch::Tensor x = torch::cat({prefix, start}, 1);
+    const torch::Tensor h = model_->forward(x, task, 0, layout, &cache);
+    return {LastLogits(task, h), std::move(cache), layout.valid};
+  }
+
+  // The logits [rows, V] of the last position of h [rows, t, C].
+  torch::Tensor LastLogits(Task task, const torch::Tensor& h) {
     return task == Task::kTextToImage ? model_->ImageLogits(h.select(1, -1))
                                       : model_->TextLogits(h.select(1, -1));
   }
@@ -190,7 +205,8 @@ struct ImageMember {
 
 class ImageCohort final : public CohortBase<ImageMember> {
  public:
-  // First-half rows per prefill chunk: a row is the prompt and the start token, twice with guidance.
+  // First-half rows per prefill chunk: a row is the prompt and the start token, twice with
+  // guidance.
   static int64_t ChunkRows(const fusion::TransformerConfig& c, const fusion::SamplingParams& p,
                            ChunkBudget budget) {
     return budget.RowsOf((c.text_prefix_len + 1) * (p.guidance_scale != 1.f ? 2 : 1));
@@ -263,15 +279,12 @@ class ImageCohort final : public CohortBase<ImageMember> {
   }
 
   PrefillPart PrefillRows(const torch::Tensor& index) override {
-    auto [prefix, layout] = model_->EmbedTextPrefix(
-        text_.index_select(0, index), lengths_.index_select(0, index), drop_.index_select(0, index));
-    layout_.prefix_len = layout.prefix_len;
-    fusion::KVCache cache = model_->NewCache(Task::kTextToImage, index.size(0));
-    const torch::Tensor start = torch::full({index.size(0), 1}, model_->config().image_codebook,
-                                            torch::TensorOptions(torch::kInt64).device(index.device()));
-    const torch::Tensor x = torch::cat({prefix, model_->EmbedImageTargets(start, 0)}, 1);
-    const torch::Tensor h = model_->forward(x, Task::kTextToImage, 0, layout, &cache);
-    return {model_->ImageLogits(h.select(1, -1)), std::move(cache), layout.valid};
+    auto [prefix, layout] = model_->EmbedTextPrefix(text_.index_select(0, index),
+                                                    lengths_.index_select(0, index),
+                                                    drop_.index_select(0, index));
+    const auto ids = torch::TensorOptions(torch::kInt64).device(index.device());
+    const torch::Tensor start = torch::full({index.size(0), 1}, model_->config().image_codebook, ids);
+    return PrefillForward(Task::kTextToImage, prefix, layout, model_->EmbedImageTargets(start, 0));
   }
 
   void Finish() {
@@ -348,13 +361,9 @@ class TextCohort final : public CohortBase<TextMember> {
 
   PrefillPart PrefillRows(const torch::Tensor& index) override {
     auto [prefix, layout] = model_->EmbedImagePrefix(codes_.index_select(0, index));
-    layout_.prefix_len = layout.prefix_len;
-    fusion::KVCache cache = model_->NewCache(Task::kImageToText, index.size(0));
-    const torch::Tensor bos = torch::full({index.size(0), 1}, fusion::kTextBosId,
-                                          torch::TensorOptions(torch::kInt64).device(index.device()));
-    const torch::Tensor x = torch::cat({prefix, model_->EmbedTextTargets(bos)}, 1);
-    const torch::Tensor h = model_->forward(x, Task::kImageToText, 0, layout, &cache);
-    return {model_->TextLogits(h.select(1, -1)), std::move(cache), layout.valid};
+    const auto ids = torch::TensorOptions(torch::kInt64).device(index.device());
+    const torch::Tensor bos = torch::full({index.size(0), 1}, fusion::kTextBosId, ids);
+    return PrefillForward(Task::kImageToText, prefix, layout, model_->EmbedTextTargets(bos));
   }
 
   torch::Tensor codes_;  // image codes of every row [rows, N], on the model's device
