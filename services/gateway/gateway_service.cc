@@ -52,8 +52,8 @@ grpc::ServerUnaryReactor* GatewayService::Caption(grpc::CallbackServerContext* c
                                                   const v1::CaptionRequest* request,
                                                   v1::CaptionResponse* response) {
   if (Status allowed = Authorize(*context); !allowed.ok()) return FinishNow(context, allowed);
-  if (request->image().empty()) {
-    return FinishNow(context, absl::InvalidArgumentError("image must not be empty"));
+  if (Status valid = orchestrator_->ValidateCaption(request->image()); !valid.ok()) {
+    return FinishNow(context, valid);  // empty or over --max-image-mb, before it is queued
   }
   return RunUnary(context, *queue_, [this, context, request, response]() -> Status {
     DUET_ASSIGN_OR_RETURN(*response, orchestrator_->Caption(context, request->image()));
