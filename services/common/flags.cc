@@ -56,8 +56,8 @@ StatusOr<int64_t> ServerFlags::GetInt(const std::string& name, int64_t lo, int64
   char* end = nullptr;
   const long long value = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || value < lo || value > hi) {
-    return absl::InvalidArgumentError(absl::StrCat("--", Spelled(name), " must be an integer in [", lo,
-                                                   ", ", hi, "], got '", text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("--", Spelled(name), " must be an integer in [",
+                                                   lo, ", ", hi, "], got '", text, "'"));
   }
   return static_cast<int64_t>(value);
 }
@@ -66,8 +66,8 @@ std::string ServerFlags::Usage(const std::string& program,
                                const std::map<std::string, ServerFlag>& specs) {
   std::string usage = absl::StrCat("Usage: ", program, " [flags]\n\nFlags:\n");
   for (const auto& [name, spec] : specs) {
-    absl::StrAppend(&usage, "  --", Spelled(name), " (default '", spec.default_value, "')  ", spec.help,
-                    "\n");
+    absl::StrAppend(&usage, "  --", Spelled(name), " (default '", spec.default_value, "')  ",
+                    spec.help, "\n");
   }
   return usage;
 }

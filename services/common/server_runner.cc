@@ -8,6 +8,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <iterator>
 #include <thread>
 
 #include "common/log.h"
@@ -53,8 +54,8 @@ class CallCounter final : public grpc::experimental::Interceptor {
         "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
         "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
         "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-    const int i = static_cast<int>(code);
-    return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+    const size_t i = static_cast<size_t>(code);
+    return i < std::size(kNames) ? kNames[i] : "UNKNOWN";
   }
 
   std::atomic<int64_t>* calls_;

@@ -61,8 +61,9 @@ class ServerRunner {
   std::once_flag shutdown_once_;
 };
 
-// Waits for SIGTERM or SIGINT (main() must have called CatchTerminationSignals first), logs it, runs `before_drain` (may be null), drains the server with
-// options.drain and returns 0, the process exit code.
+// Waits for SIGTERM or SIGINT (main() must have called CatchTerminationSignals first), logs it,
+// runs `before_drain` (may be null), drains the server with options.drain and returns 0, the
+// process exit code.
 int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
                      const std::function<void()>& before_drain = nullptr);
 

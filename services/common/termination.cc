@@ -19,7 +19,8 @@ int pipe_fds[2] = {-1, -1};  // [0] read by the waiter, [1] written by the handl
 void OnTerminationSignal(int signal) {
   const int saved_errno = errno;  // the handler may interrupt any thread mid-call
   const unsigned char byte = static_cast<unsigned char>(signal);
-  [[maybe_unused]] const ssize_t written = write(pipe_fds[1], &byte, 1);  // full pipe: one is enough
+  // A full pipe already holds a signal: one is enough.
+  [[maybe_unused]] const ssize_t written = write(pipe_fds[1], &byte, 1);
   errno = saved_errno;
 }
 
