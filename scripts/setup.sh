@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of Duet from Debian 12 packages.
+# Installs every build and test dependency of Duet from Debian 12 packages, or only the packages
+# named as arguments (scripts/fuzz.sh passes its compiler).
 # Idempotent: packages already present are left alone. Needs root (or sudo).
 set -euo pipefail
 
@@ -15,6 +16,7 @@ packages=(
   nlohmann-json3-dev
   libcpp-httplib-dev libssl-dev openssl prometheus
 )
+if [ $# -gt 0 ]; then packages=("$@"); fi
 
 missing=()
 for p in "${packages[@]}"; do
