@@ -5,9 +5,9 @@
 #include <filesystem>
 
 #include "common/file.h"
-#include "common/mixed_precision.h"
 #include "common/tensor_io.h"
 #include "model/png_metadata.h"
+#include "model/transformer_model.h"
 #include "vision/png_codec.h"
 
 namespace duet::model {
@@ -34,9 +34,8 @@ StatusOr<std::unique_ptr<DuetModel>> DuetModel::Load(const std::string& dir,
   DUET_ASSIGN_OR_RETURN(SafetensorsFile weights, ReadSafetensors(dir + "/" + kWeightsFile));
   DUET_ASSIGN_OR_RETURN(auto text, TextPipeline::Load(dir, config, weights, dtype));
   DUET_ASSIGN_OR_RETURN(auto image, ImagePipeline::Load(config, weights, dtype));
-  fusion::MultimodalTransformer transformer(config.transformer);
-  DUET_RETURN_IF_ERROR(LoadModule(weights, kTransformerPrefix, transformer.ptr().get()));
-  ConvertForInference(*transformer, dtype);
+  DUET_ASSIGN_OR_RETURN(fusion::MultimodalTransformer transformer,
+                        LoadTransformerWeights(config.transformer, weights, dtype));
   return std::unique_ptr<DuetModel>(
       new DuetModel(config, std::move(text), std::move(image), std::move(transformer)));
 }

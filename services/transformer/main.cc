@@ -2,8 +2,9 @@
 // Flags, load, build the service, serve until SIGTERM.
 #include <memory>
 
-#include "model/duet_model.h"
+#include "common/log.h"
 #include "model/torch_threads.h"
+#include "model/transformer_model.h"
 #include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
       {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},
        {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}},
        {"chunk_tokens", {"2048", "prefill and scoring positions per step and cohort (1..1048576)"}},
+       {"device", {"auto", "where the transformer runs: auto (cuda when LibTorch sees a GPU), "
+                           "cpu, cuda"}},
        DtypeServerFlag()});
   ServerFlags flags;
   ServerOptions options;
@@ -36,18 +39,25 @@ int main(int argc, char** argv) {
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
   if (!max_rows.ok()) return FailMain(kProgram, max_rows.status());
   if (!chunk_tokens.ok()) return FailMain(kProgram, chunk_tokens.status());
-  StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
-  if (!dtype.ok()) return FailMain(kProgram, dtype.status());
+  StatusOr<torch::Device> device = model::ChooseDevice(flags.Get("device"), "--device");
+  if (!device.ok()) return FailMain(kProgram, device.status());
+  StatusOr<torch::ScalarType> dtype = torch::kBFloat16;
+  if (device->is_cuda() && flags.Get("dtype") == "auto") {
+    DUET_LOG(INFO) << kProgram << ": computing in bfloat16 on cuda (auto)";
+  } else {
+    dtype = ReadServerDtype(flags, kProgram);
+    if (!dtype.ok()) return FailMain(kProgram, dtype.status());
+  }
 
-  // The whole model loads; only its transformer is used (the other parts are small).
-  auto model = model::DuetModel::Load(flags.Get("model"), *dtype);
+  // Only the transformer loads: no tokenizer, no image tokenizer.
+  auto model = model::LoadTransformer(flags.Get("model"), *dtype, *device);
   if (!model.ok()) return FailMain(kProgram, model.status());
   SchedulerOptions scheduler_options;
   scheduler_options.max_queue = static_cast<size_t>(*max_queue);
   scheduler_options.max_rows = *max_rows;
   scheduler_options.chunk.tokens = *chunk_tokens;
-  Scheduler scheduler((*model)->transformer(), scheduler_options);
-  TransformerService service(&scheduler, (*model)->config().sampling.Params());
+  Scheduler scheduler(model->transformer, scheduler_options);
+  TransformerService service(&scheduler, model->config.sampling.Params());
   auto runner = ServerRunner::Start(options, {&service});
   if (!runner.ok()) return FailMain(kProgram, runner.status());
   return ServeMain(kProgram, **runner, options, [&] { scheduler.Shutdown(); });

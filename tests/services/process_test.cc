@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 
 #include "common/file.h"
 #include "gtest/gtest.h"
@@ -37,6 +38,31 @@ std::pair<int, std::string> RunCommand(std::vector<std::string> argv) {
   std::string text = ReadFile(out).value_or("");
   std::filesystem::remove(out);
   return {WEXITSTATUS(code), text};
+}
+
+// The GPU node build has no OpenCV, libpng or SentencePiece: duet-transformer must not need them,
+// in this build too. readelf lists the shared libraries the binary asks the loader for.
+TEST(ProcessTest, TransformerBinaryNeedsNoImageOrTextLibraries) {
+  auto [code, dynamic] = RunCommand({"readelf", "-d", Bin("duet-transformer")});
+  ASSERT_EQ(code, 0) << dynamic;
+  std::vector<std::string> needed;
+  std::istringstream lines(dynamic);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t open = line.find("(NEEDED)");
+    const size_t lib = line.find('[');
+    if (open != std::string::npos && lib != std::string::npos) {
+      needed.push_back(line.substr(lib + 1, line.find(']') - lib - 1));
+    }
+  }
+  ASSERT_NE(std::find_if(needed.begin(), needed.end(),
+                         [](const std::string& n) { return n.rfind("libtorch", 0) == 0; }),
+            needed.end())
+      << dynamic;  // the listing was read: the binary does need LibTorch
+  for (const std::string& lib : needed) {
+    for (const char* banned : {"opencv", "png", "jpeg", "sentencepiece"}) {
+      EXPECT_EQ(lib.find(banned), std::string::npos) << "duet-transformer needs " << lib;
+    }
+  }
 }
 
 TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
