@@ -40,6 +40,7 @@ constexpr Command kCommands[] = {
     {"generate", Generate, "generate image drafts (--model DIR in process, --server ADDR remote)"},
     {"caption", Caption, "caption images (--model DIR in process, --server ADDR remote)"},
     {"up", duet::client::RunUp, "start the four servers on loopback for a model"},
+    {"health", duet::client::RunHealth, "exit 0 when a server answers SERVING (--server ADDR)"},
     {"data", duet::training::RunData, "build training shards (duet data emoji --sources DIR -o DIR)"},
     {"train", duet::training::RunTrain, "train the tokenizer, image tokenizer and joint model"},
     {"eval", duet::training::RunEval, "evaluate a model on a dataset (JSON + markdown report)"},

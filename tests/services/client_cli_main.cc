@@ -1,5 +1,5 @@
-// A stand-in for the duet CLI's dispatch, used by the process tests: `up`, `generate` and
-// `caption` go straight to the duet_client library.
+// A stand-in for the duet CLI's dispatch, used by the process tests: `up`, `generate`,
+// `caption` and `health` go straight to the duet_client library.
 #include <cstdio>
 #include <cstring>
 
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "caption") == 0) {
     return duet::client::RunRemoteCaption(argc, argv);
   }
-  std::fprintf(stderr, "usage: %s up|generate|caption ...\n", argv[0]);
+  if (argc >= 2 && std::strcmp(argv[1], "health") == 0) return duet::client::RunHealth(argc, argv);
+  std::fprintf(stderr, "usage: %s up|generate|caption|health ...\n", argv[0]);
   return 2;
 }

@@ -173,11 +173,19 @@ TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
   EXPECT_EQ(json[3]["path"], out + "/contact_sheet.png");
   std::filesystem::remove_all(out);
 
+  auto [health_code, health_stdout] =
+      RunCommand({Bin("duet_client_cli"), "health", "--server", gateway});
+  EXPECT_EQ(health_code, 0);
+  EXPECT_EQ(health_stdout, gateway + " SERVING\n");
+
   up->Signal(SIGTERM);
   StatusOr<int> code = up->Wait(milliseconds(60000));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
   EXPECT_FALSE(client::CheckServing(MakeChannel(gateway), milliseconds(500)).ok());
+  // Stopped: `duet health` says so with exit 1, and a missing --server is a usage error (2).
+  EXPECT_EQ(RunCommand({Bin("duet_client_cli"), "health", "--server", gateway}).first, 1);
+  EXPECT_EQ(RunCommand({Bin("duet_client_cli"), "health"}).first, 2);
 }
 
 }  // namespace

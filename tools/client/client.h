@@ -21,4 +21,8 @@ int RunRemoteGenerate(int argc, char** argv);
 // ({"path", "caption", "score"} or {"path", "error"}), streamed through CaptionStream.
 int RunRemoteCaption(int argc, char** argv);
 
+// `duet health --server ADDR [--tls-ca FILE] [--wait SECONDS]`: 0 when the server answers
+// grpc.health.v1 SERVING, 1 when it does not (in time), 2 for bad flags.
+int RunHealth(int argc, char** argv);
+
 }  // namespace duet::client

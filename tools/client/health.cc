@@ -24,8 +24,12 @@ Status CheckServing(const std::shared_ptr<grpc::Channel>& channel,
 }
 
 Status WaitServing(const std::string& address, std::chrono::milliseconds timeout) {
+  return WaitServing(address, services::MakeChannel(address), timeout);
+}
+
+Status WaitServing(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                   std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto channel = services::MakeChannel(address);
   Status status;
   while (true) {
     status = CheckServing(channel, std::chrono::milliseconds(1000));

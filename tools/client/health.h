@@ -14,7 +14,10 @@ namespace duet::client {
 Status CheckServing(const std::shared_ptr<grpc::Channel>& channel,
                     std::chrono::milliseconds timeout);
 
-// Polls CheckServing until it is OK or `timeout` passes (then the last error).
+// Polls CheckServing until it is OK or `timeout` passes (then the last error, which names
+// `address`). The first form opens a plaintext channel.
 Status WaitServing(const std::string& address, std::chrono::milliseconds timeout);
+Status WaitServing(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                   std::chrono::milliseconds timeout);
 
 }  // namespace duet::client
