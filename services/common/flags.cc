@@ -34,15 +34,16 @@ StatusOr<ServerFlags> ServerFlags::Parse(int argc, char** argv,
     if (arg.rfind("--", 0) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
     }
-    std::string name = SpecName(arg.substr(2)), value;
+    std::string name = arg.substr(2), value;
     if (const size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
+      value = name.substr(eq + 1);  // the value as given: only the name is respelled
       name.resize(eq);
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
       return absl::InvalidArgumentError(absl::StrCat("flag --", Spelled(name), " needs a value"));
     }
+    name = SpecName(name);
     if (specs.count(name) == 0) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", Spelled(name)));
     }
