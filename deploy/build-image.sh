@@ -78,34 +78,33 @@ package_of() {
   done
   return 0
 }
-# The libraries the binaries name themselves (NEEDED), where the loader finds them; apt brings
-# what those need in turn. In the GPU node image, whatever is not a package is copied, so there
-# the whole closure counts.
-direct_libraries() {
+# Every shared library the binaries load, as the loader finds it.
+closure() { for f in "$@"; do ldd "$f"; done | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u; }
+# Only those that the given files name themselves (NEEDED): apt brings what those need in turn.
+needed() {
   local f
   for f in "$@"; do
-    if [ $variant = gpu ]; then
-      ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
-    else
-      ldd "$f" | awk -v needed="$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')" '
-        BEGIN { n = split(needed, names, " "); for (i = 1; i <= n; i++) want[names[i]] = 1 }
-        $2 == "=>" && $3 ~ /^\// && ($1 in want) {print $3}'
-    fi
-  done
+    ldd "$f" | awk -v needed="$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')" '
+      BEGIN { n = split(needed, names, " "); for (i = 1; i <= n; i++) want[names[i]] = 1 }
+      $2 == "=>" && $3 ~ /^\// && ($1 in want) {print $3}'
+  done | sort -u
 }
-packages=()
+# A library no package holds stops the default image; the GPU node image copies it (LibTorch
+# with CUDA, the CUDA runtime), and then also needs the packages the copies name.
 copied=()
 while read -r library; do
-  package=$(package_of "$library")
-  if [ -n "$package" ]; then
-    packages+=("$package")
-  elif [ $variant = gpu ]; then
-    cp -L "$library" "$stage/opt/duet/lib/" && copied+=("$(basename "$library")")
-  else
+  [ -z "$(package_of "$library")" ] || continue
+  if [ $variant = cpu ]; then
     echo "build-image: no Debian package holds $library" >&2
     exit 1
   fi
-done < <(direct_libraries "$stage"/opt/duet/bin/* | grep -v "/$build/" | sort -u)
+  cp -L "$library" "$stage/opt/duet/lib/" && copied+=("$(basename "$library")")
+done < <(closure "$stage"/opt/duet/bin/* | grep -v "/$build/")
+packages=()
+while read -r library; do
+  package=$(package_of "$library")
+  [ -z "$package" ] || packages+=("$package")
+done < <(needed "$stage"/opt/duet/bin/* "${copied[@]/#/$stage/opt/duet/lib/}" | grep -v "/$build/")
 # LibTorch asks for any libblas.so.3, and apt would pick the reference BLAS, about 15x slower.
 packages+=(libopenblas0-pthread)
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)

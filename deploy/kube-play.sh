@@ -26,6 +26,7 @@ work=$(mktemp -d)
 # Where podman differs from a cluster, and how this script bridges it:
 #  - podman has no Services: a Deployment's first pod answers to <deployment>-pod-0 on podman's
 #    DNS, so the gateway's dns:/// targets are pointed at those names;
+#  - podman publishes every container port on the host, so each Deployment gets one replica;
 #  - podman runs no grpc probes itself: the same grpc.health.v1 check runs through `duet health`
 #    in the gateway's container, across the pod network the gateway itself uses;
 #  - runc and explicit ulimits, because crun refuses hybrid cgroup hierarchies and raising the
@@ -41,7 +42,8 @@ manifest() {
     sed 's/--device=cuda/--device=auto/' deploy/kubernetes-gpu.yaml
   fi
 }
-manifest | sed -e 's#dns:///\(duet-[a-z-]*\):#dns:///\1-pod-0:#g' > "$work/kube.yaml"
+manifest | sed -e 's#dns:///\(duet-[a-z-]*\):#dns:///\1-pod-0:#g' -e 's/replicas: [0-9]*/replicas: 1/' \
+  > "$work/kube.yaml"
 nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ] && nofile=65536
 cat > "$work/containers.conf" <<CONF
 [containers]
