@@ -9,9 +9,13 @@ namespace duet::fusion {
 
 torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
                         const torch::Tensor& prefix_valid, const kernels::AttentionMask& mask,
-                        int64_t skipped) {
+                        int64_t skipped, const torch::Tensor& kv_lens) {
   const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(prefix_valid.device());
-  const torch::Tensor q_idx = torch::arange(q_start, q_start + q_len, opts).view({1, 1, -1, 1});
+  torch::Tensor q_idx = torch::arange(q_start, q_start + q_len, opts).view({1, 1, -1, 1});
+  if (kv_lens.defined()) {  // row b's queries end at its own kv length: [B, 1, Tq, 1]
+    q_idx = kv_lens.to(torch::kInt64).view({-1, 1, 1, 1}) - q_len +
+            torch::arange(q_len, opts).view({1, 1, -1, 1});
+  }
   const torch::Tensor k_idx = torch::arange(kv_len, opts).view({1, 1, 1, -1});
   const torch::Tensor valid = prefix_valid.to(torch::kInt64).view({-1, 1, 1, 1});
   torch::Tensor visible =
@@ -27,10 +31,12 @@ torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
 
 torch::Tensor AttendTorch(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
-                          const kernels::AttentionMask& mask, int64_t skipped) {
+                          const kernels::AttentionMask& mask, int64_t skipped,
+                          const torch::Tensor& kv_lens) {
   const torch::Tensor keys = k.narrow(2, 0, kv_len);
   const torch::Tensor values = v.narrow(2, 0, kv_len);
-  const torch::Tensor visible = BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask, skipped);
+  const torch::Tensor visible =
+      BuildMask(q.size(2), kv_len, q_start, prefix_valid, mask, skipped, kv_lens);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   // Products in the inputs' dtype, softmax in float32.
   torch::Tensor scores =
@@ -49,7 +55,7 @@ namespace {
 kernels::AttentionArgs MakeArgs(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, torch::Tensor& out, int64_t kv_len,
                                 int64_t q_start, const torch::Tensor& valid,
-                                const kernels::AttentionMask& mask) {
+                                const torch::Tensor& kv_lens, const kernels::AttentionMask& mask) {
   kernels::AttentionArgs args;
   args.q = q.data_ptr();
   args.k = k.data_ptr();
@@ -66,6 +72,7 @@ kernels::AttentionArgs MakeArgs(const torch::Tensor& q, const torch::Tensor& k,
   args.kv_capacity = k.size(2);
   args.q_start = q_start;
   args.prefix_valid = valid.data_ptr<int32_t>();
+  args.kv_lens = kv_lens.defined() ? kv_lens.data_ptr<int32_t>() : nullptr;
   args.mask = mask;
   args.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(args.head_dim)));
   return args;
@@ -82,21 +89,25 @@ bool CudaKernelApplies(const torch::Tensor& q) {
 
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      int64_t kv_len, int64_t q_start, const torch::Tensor& prefix_valid,
-                     const kernels::AttentionMask& mask) {
+                     const kernels::AttentionMask& mask, const torch::Tensor& kv_lens) {
   const bool needs_grad =
       torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
   // The fused CPU kernel takes float32 and bfloat16 (float32 accumulation either way).
   const bool cpu_kernel = q.device().is_cpu() && (q.scalar_type() == torch::kFloat32 ||
                                                   q.scalar_type() == torch::kBFloat16);
-  const bool cuda = !needs_grad && CudaKernelApplies(q);
+  // The CUDA kernels do not take per-row kv lengths yet: such batches take the torch path there.
+  const bool cuda = !needs_grad && !kv_lens.defined() && CudaKernelApplies(q);
   if (needs_grad || !(cpu_kernel || cuda)) {
-    return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask);
+    return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask, 0, kv_lens);
   }
   const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const torch::Tensor valid = prefix_valid.to(q.device(), torch::kInt32).contiguous();
+  const torch::Tensor lens =
+      kv_lens.defined() ? kv_lens.to(q.device(), torch::kInt32).contiguous() : torch::Tensor();
   torch::Tensor out = torch::empty_like(qc);
-  const kernels::AttentionArgs args = MakeArgs(qc, kc, vc, out, kv_len, q_start, valid, mask);
-  const bool prefill = q_start == 0 && args.q_len == kv_len;
+  const kernels::AttentionArgs args =
+      MakeArgs(qc, kc, vc, out, kv_len, q_start, valid, lens, mask);
+  const bool prefill = !lens.defined() && q_start == 0 && args.q_len == kv_len;
   absl::Status status;
   if (cuda) {  // The legacy default stream, which orders with LibTorch's default stream.
     status = prefill ? kernels::AttentionCudaPrefill(args, nullptr)

@@ -1,26 +1,14 @@
-// Implementation of fusion/generation.h: prefill once, then one cached step per token.
+// Implementation of fusion/generation.h: generation runs on fusion::Engine (every row prefilled
+// in the first step, then one cached step per token); scoring is one teacher-forced forward.
 #include "fusion/generation.h"
 
+#include <limits>
+
 #include "common/tensor_io.h"
-#include "fusion/step_threads.h"
+#include "fusion/engine.h"
 
 namespace duet::fusion {
 namespace {
-
-std::vector<DraftRng> MakeRngs(const std::vector<uint64_t>& seeds) {
-  return std::vector<DraftRng>(seeds.begin(), seeds.end());
-}
-
-torch::Tensor ToColumn(const std::vector<int64_t>& tokens, const torch::Device& device) {
-  return torch::tensor(tokens, torch::kInt64).view({-1, 1}).to(device);  // [B, 1]
-}
-
-// Combines [2B, V] cond/uncond logits into [B, V] guided logits; identity without guidance.
-torch::Tensor Guide(const torch::Tensor& logits, int64_t B, float scale, bool guided) {
-  if (!guided) return logits;
-  const torch::Tensor cond = logits.narrow(0, 0, B), uncond = logits.narrow(0, B, B);
-  return uncond + scale * (cond - uncond);
-}
 
 Status CheckBatch(const torch::Tensor& rows, size_t seeds) {
   if (rows.size(0) == 0) return absl::InvalidArgumentError("batch must not be empty");
@@ -29,6 +17,17 @@ Status CheckBatch(const torch::Tensor& rows, size_t seeds) {
         absl::StrCat("seeds has ", seeds, " entries for ", rows.size(0), " rows"));
   }
   return absl::OkStatus();
+}
+
+// Steps `engine` until every sequence finished (tokens[index] collects them), reporting
+// progress(step, total) after each step. False when progress asked to stop first.
+bool RunToEnd(Engine& engine, int64_t total, std::vector<std::vector<int64_t>>& tokens,
+              const ProgressFn& progress) {
+  for (int64_t step = 1; !engine.empty(); ++step) {
+    for (Finished& f : engine.Step()) tokens[f.index] = std::move(f.tokens);
+    if (progress && !progress(std::min(step, total), total) && !engine.empty()) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -42,46 +41,29 @@ StatusOr<torch::Tensor> GenerateImageCodes(MultimodalTransformer& model, const t
   DUET_RETURN_IF_ERROR(ValidateSampling(params, c.image_codebook));
   DUET_RETURN_IF_ERROR(CheckBatch(text, seeds.size()));
   const int64_t B = text.size(0), N = c.image_tokens();
-  const bool guided = params.guidance_scale != 1.f;
-  torch::Tensor codes;
-  bool cancelled = false;
+  std::vector<std::vector<int64_t>> codes(B);
+  bool completed = true;
   Status status = CatchTorch("generate image codes", [&] {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
-    const torch::Device device = model->null_prefix.device();
-    torch::Tensor rows_text = text.to(device), rows_len = lengths.to(device);
-    torch::Tensor drop = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
-    if (guided) {
-      rows_text = torch::cat({rows_text, rows_text});
-      rows_len = torch::cat({rows_len, rows_len});
-      drop = torch::cat({drop, drop.logical_not()});
+    // Every row is prefilled in the first step, as one batch, then decodes with the others.
+    Engine engine(model, Task::kTextToImage, std::numeric_limits<int64_t>::max());
+    const torch::Tensor host_text = text.to(torch::kCPU), host_lengths = lengths.to(torch::kCPU);
+    std::vector<Sequence> rows(B);
+    for (int64_t b = 0; b < B; ++b) {
+      rows[b].prefix = host_text[b].narrow(0, 0, host_lengths[b].item<int64_t>());
+      rows[b].sampling = params;
+      rows[b].seed = seeds[b];
+      rows[b].max_tokens = N;
+      rows[b].index = b;
     }
-    const int64_t rows = rows_text.size(0);
-    const StepThreads threads(rows);
-    auto [prefix, layout] = model->EmbedTextPrefix(rows_text, rows_len, drop);
-    KVCache cache = model->NewCache(Task::kTextToImage, rows);
-    std::vector<DraftRng> rngs = MakeRngs(seeds);
-    codes = torch::empty({B, N}, torch::kInt64);
-    torch::Tensor inputs = torch::full({rows, 1}, c.image_codebook, torch::TensorOptions().dtype(torch::kInt64).device(device));
-    torch::Tensor x = torch::cat({prefix, model->EmbedImageTargets(inputs, 0)}, 1);
-    for (int64_t t = 0; t < N; ++t) {
-      const int64_t start = t == 0 ? 0 : layout.prefix_len + t;
-      const torch::Tensor h = model->forward(x, Task::kTextToImage, start, layout, &cache);
-      const torch::Tensor logits = Guide(model->ImageLogits(h.select(1, -1)), B, params.guidance_scale, guided);
-      const std::vector<int64_t> tokens = SampleTokens(logits, params, rngs);
-      codes.select(1, t).copy_(torch::tensor(tokens, torch::kInt64));
-      if (progress && !progress(t + 1, N)) {
-        cancelled = t + 1 < N;
-        if (cancelled) return;
-      }
-      if (t + 1 == N) break;
-      torch::Tensor next = ToColumn(tokens, device);
-      if (guided) next = torch::cat({next, next});
-      x = model->EmbedImageTargets(next, t + 1);
-    }
+    engine.Add(std::move(rows));
+    completed = RunToEnd(engine, N, codes, progress);
   });
   DUET_RETURN_IF_ERROR(status);
-  if (cancelled) return absl::CancelledError("image generation cancelled");
-  return codes.view({B, c.image_grid, c.image_grid});
+  if (!completed) return absl::CancelledError("image generation cancelled");
+  torch::Tensor grid = torch::empty({B, N}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b) grid[b].copy_(torch::tensor(codes[b], torch::kInt64));
+  return grid.view({B, c.image_grid, c.image_grid});
 }
 
 StatusOr<std::vector<std::vector<int64_t>>> GenerateText(MultimodalTransformer& model,
@@ -96,40 +78,24 @@ StatusOr<std::vector<std::vector<int64_t>>> GenerateText(MultimodalTransformer& 
   DUET_RETURN_IF_ERROR(CheckRange<int64_t>("max_len", max_len, 1, c.max_caption_len));
   const int64_t B = codes.size(0);
   std::vector<std::vector<int64_t>> captions(B);
-  bool cancelled = false;
+  bool completed = true;
   Status status = CatchTorch("generate text", [&] {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
-    const torch::Device device = model->null_prefix.device();
-    const StepThreads threads(B);
-    auto [prefix, layout] = model->EmbedImagePrefix(codes.reshape({B, -1}).to(device));
-    KVCache cache = model->NewCache(Task::kImageToText, B);
-    std::vector<DraftRng> rngs = MakeRngs(seeds);
-    std::vector<bool> done(B, false);
-    torch::Tensor bos = torch::full({B, 1}, kTextBosId, torch::TensorOptions().dtype(torch::kInt64).device(device));
-    torch::Tensor x = torch::cat({prefix, model->EmbedTextTargets(bos)}, 1);
-    int64_t finished = 0;
-    for (int64_t t = 0; t < max_len && finished < B; ++t) {
-      const int64_t start = t == 0 ? 0 : layout.prefix_len + t;
-      const torch::Tensor h = model->forward(x, Task::kImageToText, start, layout, &cache);
-      const std::vector<int64_t> tokens = SampleTokens(model->TextLogits(h.select(1, -1)), params, rngs);
-      for (int64_t b = 0; b < B; ++b) {
-        if (done[b]) continue;
-        if (tokens[b] == kTextEosId) {
-          done[b] = true;
-          ++finished;
-        } else {
-          captions[b].push_back(tokens[b]);
-        }
-      }
-      if (progress && !progress(t + 1, max_len)) {
-        cancelled = finished < B && t + 1 < max_len;
-        if (cancelled) return;
-      }
-      x = model->EmbedTextTargets(ToColumn(tokens, device));
+    Engine engine(model, Task::kImageToText, std::numeric_limits<int64_t>::max());
+    const torch::Tensor rows_codes = codes.reshape({B, -1}).to(torch::kCPU);
+    std::vector<Sequence> rows(B);
+    for (int64_t b = 0; b < B; ++b) {
+      rows[b].prefix = rows_codes[b];
+      rows[b].sampling = params;
+      rows[b].seed = seeds[b];
+      rows[b].max_tokens = max_len;
+      rows[b].index = b;
     }
+    engine.Add(std::move(rows));
+    completed = RunToEnd(engine, max_len, captions, progress);
   });
   DUET_RETURN_IF_ERROR(status);
-  if (cancelled) return absl::CancelledError("caption generation cancelled");
+  if (!completed) return absl::CancelledError("caption generation cancelled");
   return captions;
 }
 

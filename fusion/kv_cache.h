@@ -38,4 +38,41 @@ class KVCache {
   int64_t batch_ = 0, capacity_ = 0, length_ = 0;
 };
 
+// The cache of a continuously batched decode (fusion/engine.h): rows [0, rows()) are live
+// sequences, each at its own length, so sequences that started at different steps share one
+// forward. Rows join from a prefilled KVCache and leave by moving the last row into the hole;
+// the storage grows by doubling and never shrinks. Same layout per layer as KVCache:
+// [row capacity, heads, capacity, head_dim]. Not thread-safe.
+class SlotKVCache {
+ public:
+  SlotKVCache(int n_layers, int64_t heads, int64_t capacity, int64_t head_dim,
+              torch::TensorOptions options);
+
+  int64_t rows() const { return static_cast<int64_t>(lengths_.size()); }
+  int64_t capacity() const { return capacity_; }
+  const std::vector<int32_t>& lengths() const { return lengths_; }
+
+  // Appends every row of `part` (all of length part.length()); returns the first new row.
+  int64_t Append(const KVCache& part);
+  // Row `from` takes the place of row `to` (keys, values and length).
+  void MoveRow(int64_t from, int64_t to);
+  // Keeps rows [0, rows).
+  void Truncate(int64_t rows);
+
+  // Writes k, v [rows(), H, 1, Dh] of every row at that row's length. Throws when one is full.
+  void Write(int layer, const torch::Tensor& k, const torch::Tensor& v);
+  // Keys and values of the live rows, [rows(), H, capacity, Dh] (a view).
+  torch::Tensor keys(int layer) const { return keys_[layer].narrow(0, 0, rows()); }
+  torch::Tensor values(int layer) const { return values_[layer].narrow(0, 0, rows()); }
+  // Every row one position longer; once per forward, after every layer wrote.
+  void Advance();
+
+ private:
+  void Reserve(int64_t rows);
+  std::vector<torch::Tensor> keys_, values_;
+  std::vector<int32_t> lengths_;
+  int64_t heads_, capacity_, head_dim_;
+  torch::TensorOptions options_;
+};
+
 }  // namespace duet::fusion

@@ -102,14 +102,23 @@ double DraftRng::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-5
 
 std::vector<int64_t> SampleTokens(const torch::Tensor& logits, const SamplingParams& params,
                                   std::vector<DraftRng>& rngs) {
+  std::vector<DraftRng*> streams;
+  for (DraftRng& rng : rngs) streams.push_back(&rng);
+  return SampleTokens(logits, std::vector<SamplingParams>(rngs.size(), params), streams);
+}
+
+std::vector<int64_t> SampleTokens(const torch::Tensor& logits,
+                                  const std::vector<SamplingParams>& params,
+                                  const std::vector<DraftRng*>& rngs) {
   const torch::Tensor rows = logits.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t B = rows.size(0), V = rows.size(1);
-  TORCH_CHECK(static_cast<int64_t>(rngs.size()) == B, "one rng per row is required");
+  TORCH_CHECK(static_cast<int64_t>(rngs.size()) == B && static_cast<int64_t>(params.size()) == B,
+              "one rng and one SamplingParams per row are required");
   std::vector<int64_t> tokens(B);
   const float* data = rows.data_ptr<float>();
   // Rows are independent (each has its own stream), so they are drawn in parallel.
   at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) tokens[b] = SampleRow(data + b * V, V, params, rngs[b]);
+    for (int64_t b = begin; b < end; ++b) tokens[b] = SampleRow(data + b * V, V, params[b], *rngs[b]);
   });
   return tokens;
 }

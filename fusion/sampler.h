@@ -38,5 +38,9 @@ class DraftRng {
 // Deterministic: the result depends only on the row's logits and its rng.
 std::vector<int64_t> SampleTokens(const torch::Tensor& logits, const SamplingParams& params,
                                   std::vector<DraftRng>& rngs);
+// The same with settings and a stream per row: row b uses params[b] and *rngs[b].
+std::vector<int64_t> SampleTokens(const torch::Tensor& logits,
+                                  const std::vector<SamplingParams>& params,
+                                  const std::vector<DraftRng*>& rngs);
 
 }  // namespace duet::fusion

@@ -1,6 +1,8 @@
 // Implementation of fusion/transformer.h, in the order of the diagram: attention, MLP, block, model.
 #include "fusion/transformer.h"
 
+#include <algorithm>
+
 #include "common/mixed_precision.h"
 #include "fusion/attention.h"
 
@@ -36,6 +38,25 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
   return Linear(proj, y.transpose(1, 2).reshape({B, T, C}));  // [B, T, C]
 }
 
+torch::Tensor SelfAttentionImpl::DecodeRows(const torch::Tensor& x, const PrefixLayout& layout,
+                                            SlotKVCache& cache) {
+  const int64_t B = x.size(0), C = x.size(2);
+  auto heads = [&](const torch::Tensor& t) {  // [B, 1, C] -> [B, H, 1, Dh]
+    return t.view({B, 1, n_heads_, C / n_heads_}).transpose(1, 2);
+  };
+  const auto parts = Linear(qkv, x).chunk(3, /*dim=*/-1);
+  const torch::Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
+  cache.Write(layer_, k, v);
+  const std::vector<int32_t>& lengths = cache.lengths();
+  const torch::Tensor kv_lens = torch::tensor(std::vector<int32_t>(lengths.begin(), lengths.end()),
+                                              torch::kInt32).to(x.device()) + 1;
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end()) + 1;
+  const torch::Tensor y = Attend(q, cache.keys(layer_), cache.values(layer_), longest, 0,
+                                 layout.valid, kernels::AttentionMask{layout.prefix_len, window_},
+                                 kv_lens);
+  return Linear(proj, y.transpose(1, 2).reshape({B, 1, C}));
+}
+
 MlpImpl::MlpImpl(int d_model, int d_ff) {
   fc1 = register_module("fc1", torch::nn::Linear(d_model, d_ff));
   fc2 = register_module("fc2", torch::nn::Linear(d_ff, d_model));
@@ -57,6 +78,12 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, int64_t start, const Pr
   // The residual stream stays float32; the branches compute in the matmul dtype.
   torch::Tensor h = x + attention(Norm32(norm1, x), start, layout, cache);
   return h + mlp(Norm32(norm2, h));  // [B, T, C] float32
+}
+
+torch::Tensor BlockImpl::DecodeRows(const torch::Tensor& x, const PrefixLayout& layout,
+                                    SlotKVCache& cache) {
+  torch::Tensor h = x + attention->DecodeRows(Norm32(norm1, x), layout, cache);
+  return h + mlp(Norm32(norm2, h));
 }
 
 MultimodalTransformerImpl::MultimodalTransformerImpl(const TransformerConfig& config)
@@ -116,6 +143,11 @@ torch::Tensor MultimodalTransformerImpl::EmbedImageTargets(const torch::Tensor& 
   return image_embed(inputs) + CellEmbedding(cells);  // [B, t, C]
 }
 
+torch::Tensor MultimodalTransformerImpl::EmbedImageTargets(const torch::Tensor& inputs,
+                                                           const torch::Tensor& cells) {
+  return image_embed(inputs) + CellEmbedding(cells);  // [B, t, C]
+}
+
 torch::Tensor MultimodalTransformerImpl::EmbedTextTargets(const torch::Tensor& inputs) {
   return text_embed(inputs);  // [B, t, C]
 }
@@ -138,6 +170,24 @@ torch::Tensor MultimodalTransformerImpl::forward(const torch::Tensor& x, Task ta
   for (const auto& layer : *layers) h = layer->as<Block>()->forward(h, start, layout, cache);
   if (cache != nullptr) cache->Advance(T);
   return Norm32(final_norm, h);  // [B, T, C] float32
+}
+
+torch::Tensor MultimodalTransformerImpl::DecodeRows(const torch::Tensor& x, Task task,
+                                                    const PrefixLayout& layout,
+                                                    SlotKVCache& cache) {
+  TORCH_CHECK(x.dim() == 3 && x.size(0) == cache.rows() && x.size(1) == 1,
+              "DecodeRows takes [rows, 1, C] for the cache's ", cache.rows(), " rows, got ",
+              x.sizes());
+  const std::vector<int32_t>& lengths = cache.lengths();
+  const torch::Tensor positions =
+      torch::tensor(std::vector<int64_t>(lengths.begin(), lengths.end()), torch::kInt64)
+          .to(x.device())
+          .view({-1, 1});
+  torch::Tensor h = x + position_embed(positions) +
+                    task_embed->weight[static_cast<int>(task)];  // [rows, 1, C]
+  for (const auto& layer : *layers) h = layer->as<Block>()->DecodeRows(h, layout, cache);
+  cache.Advance();
+  return Norm32(final_norm, h);
 }
 
 torch::Tensor MultimodalTransformerImpl::TextToImageLogits(const torch::Tensor& text,
@@ -171,6 +221,12 @@ KVCache MultimodalTransformerImpl::NewCache(Task task, int64_t batch) const {
   const torch::ScalarType dtype = ComputeDtype();  // keys and values come out of qkv in it
   return KVCache(config_.n_layers, batch, config_.n_heads, capacity, config_.head_dim(),
                  torch::TensorOptions().dtype(dtype).device(null_prefix.device()));
+}
+
+SlotKVCache MultimodalTransformerImpl::NewSlotCache(Task task) const {
+  const KVCache shape = NewCache(task, 0);
+  return SlotKVCache(config_.n_layers, config_.n_heads, shape.capacity(), config_.head_dim(),
+                     torch::TensorOptions().dtype(ComputeDtype()).device(null_prefix.device()));
 }
 
 torch::Tensor MultimodalTransformerImpl::ImageLogits(const torch::Tensor& hidden) {

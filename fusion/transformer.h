@@ -32,6 +32,10 @@ class SelfAttentionImpl : public torch::nn::Module {
   // x: [B, T, C] at positions [start, start + T); with a cache, keys/values are appended to it.
   torch::Tensor forward(const torch::Tensor& x, int64_t start, const PrefixLayout& layout,
                         KVCache* cache);
+  // One position per row, each row at its own length in `cache` (continuous batching):
+  // x [rows, 1, C]; keys and values are written at each row's length.
+  torch::Tensor DecodeRows(const torch::Tensor& x, const PrefixLayout& layout,
+                           SlotKVCache& cache);
 
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 
@@ -55,6 +59,8 @@ class BlockImpl : public torch::nn::Module {
   BlockImpl(const TransformerConfig& config, int layer);
   torch::Tensor forward(const torch::Tensor& x, int64_t start, const PrefixLayout& layout,
                         KVCache* cache);
+  torch::Tensor DecodeRows(const torch::Tensor& x, const PrefixLayout& layout,
+                           SlotKVCache& cache);
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SelfAttention attention{nullptr};
@@ -76,6 +82,8 @@ class MultimodalTransformerImpl : public torch::nn::Module {
   std::pair<torch::Tensor, PrefixLayout> EmbedImagePrefix(const torch::Tensor& codes);
   // Target inputs for cells first .. first + t - 1: previous codes [B, t] (K means "start").
   torch::Tensor EmbedImageTargets(const torch::Tensor& inputs, int64_t first);  // [B, t, C]
+  // The same with each input's cell given: inputs and cells [B, t] -> [B, t, C].
+  torch::Tensor EmbedImageTargets(const torch::Tensor& inputs, const torch::Tensor& cells);
   // Target inputs: previous caption tokens [B, t] (BOS at the first step).
   torch::Tensor EmbedTextTargets(const torch::Tensor& inputs);  // [B, t, C]
 
@@ -83,6 +91,12 @@ class MultimodalTransformerImpl : public torch::nn::Module {
   // task embeddings. With a cache, it must hold exactly `start` positions. -> [B, T, C] normed.
   torch::Tensor forward(const torch::Tensor& x, Task task, int64_t start,
                         const PrefixLayout& layout, KVCache* cache = nullptr);
+
+  // One decoding step of rows at different positions: x [rows, 1, C] is the input of row r at
+  // position cache.lengths()[r]; layout.valid [rows] their prefix lengths. Each row's result is
+  // the one forward() gives it alone at that position. Advances the cache. -> [rows, 1, C].
+  torch::Tensor DecodeRows(const torch::Tensor& x, Task task, const PrefixLayout& layout,
+                           SlotKVCache& cache);
 
   // Head logits, always float32 (the product itself runs in the compute dtype).
   torch::Tensor ImageLogits(const torch::Tensor& hidden);  // [.., C] -> [.., K]
@@ -101,6 +115,8 @@ class MultimodalTransformerImpl : public torch::nn::Module {
 
   // A KV cache sized for `task` and `batch` rows, on this module's device.
   KVCache NewCache(Task task, int64_t batch) const;
+  // An empty slot cache of the same per-row size (fusion/engine.h).
+  SlotKVCache NewSlotCache(Task task) const;
 
   torch::nn::Linear text_proj{nullptr}, image_head{nullptr}, text_head{nullptr};
   torch::nn::Embedding image_embed{nullptr}, text_embed{nullptr}, position_embed{nullptr};

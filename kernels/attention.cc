@@ -36,6 +36,13 @@ absl::Status ValidateAttentionArgs(const AttentionArgs& args) {
     return absl::InvalidArgumentError(
         absl::StrCat("kv_capacity must be >= kv_len=", args.kv_len, ", got ", args.kv_capacity));
   }
+  for (int64_t b = 0; args.kv_lens != nullptr && b < args.batch; ++b) {
+    if (args.kv_lens[b] < args.q_len || args.kv_lens[b] > args.kv_len) {
+      return absl::InvalidArgumentError(absl::StrCat("kv_lens[", b, "] must be in [q_len=",
+                                                     args.q_len, ", kv_len=", args.kv_len,
+                                                     "], got ", args.kv_lens[b]));
+    }
+  }
   if (args.mask.prefix_len < 0 || args.mask.window < 0) {
     return absl::InvalidArgumentError("mask.prefix_len and mask.window must be >= 0");
   }
@@ -46,14 +53,15 @@ absl::Status ValidateAttentionArgs(const AttentionArgs& args) {
 }
 
 absl::Status AttentionPrefill(const AttentionArgs& args) {
-  if (args.q_start != 0 || args.q_len != args.kv_len) {
-    return absl::InvalidArgumentError("prefill needs q_start == 0 and q_len == kv_len");
+  if (args.q_start != 0 || args.q_len != args.kv_len || args.kv_lens != nullptr) {
+    return absl::InvalidArgumentError(
+        "prefill needs q_start == 0, q_len == kv_len and no per-row kv_lens");
   }
   return AttentionCpu(args);  // checks the dtype: kF32 and kBF16 only
 }
 
 absl::Status AttentionDecode(const AttentionArgs& args) {
-  if (args.q_start + args.q_len != args.kv_len) {
+  if (args.kv_lens == nullptr && args.q_start + args.q_len != args.kv_len) {
     return absl::InvalidArgumentError("decode needs q_start + q_len == kv_len");
   }
   return AttentionCpu(args);  // checks the dtype: kF32 and kBF16 only

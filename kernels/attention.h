@@ -31,6 +31,12 @@ struct AttentionArgs {
   int64_t head_dim = 0;     // D
   int64_t q_start = 0;      // absolute position of query row 0
   const int32_t* prefix_valid = nullptr;  // [B] real prefix lengths; nullptr: all P are real
+  // [B] keys in use per row, for a batch whose rows stand at different positions (continuous
+  // batching): row b's keys are 0 .. kv_lens[b] - 1 and its queries sit at positions
+  // kv_lens[b] - q_len onwards (q_start is ignored). Each must be in [q_len, kv_len]; kv_len is
+  // then their maximum (it bounds the key range, as the capacity does). nullptr: every row uses
+  // kv_len and q_start. Decode only.
+  const int32_t* kv_lens = nullptr;
   AttentionMask mask;
   float scale = 0.f;  // softmax scale, usually 1 / sqrt(D)
 };

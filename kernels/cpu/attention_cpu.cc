@@ -141,8 +141,8 @@ QueryTile<T> MakeTile(const AttentionArgs& args, int64_t tile) {
   t.v = static_cast<const T*>(args.v) + bh * capacity * d_len;
   t.out = static_cast<T*>(args.out) + (bh * args.q_len + row0) * d_len;
   t.rows = std::min(kBlockQ, args.q_len - row0);
-  t.q_pos = args.q_start + row0;
-  t.kv_len = args.kv_len;
+  t.kv_len = args.kv_lens ? args.kv_lens[b] : args.kv_len;
+  t.q_pos = (args.kv_lens ? t.kv_len - args.q_len : args.q_start) + row0;
   t.head_dim = d_len;
   t.prefix_valid = args.prefix_valid ? args.prefix_valid[b] : args.mask.prefix_len;
   t.mask = args.mask;

@@ -23,6 +23,8 @@ absl::Status AttentionReference(const AttentionArgs& args) {
   std::vector<float> scores(args.kv_len);
   for (int64_t b = 0; b < args.batch; ++b) {
     const int64_t valid = args.prefix_valid ? args.prefix_valid[b] : args.mask.prefix_len;
+    const int64_t kv_len = args.kv_lens ? args.kv_lens[b] : args.kv_len;
+    const int64_t q_start = args.kv_lens ? kv_len - args.q_len : args.q_start;
     for (int64_t h = 0; h < args.heads; ++h) {
       const int64_t bh = b * args.heads + h;
       const float* kh = k + bh * capacity * D;
@@ -30,9 +32,10 @@ absl::Status AttentionReference(const AttentionArgs& args) {
       for (int64_t i = 0; i < args.q_len; ++i) {
         const float* qi = q + (bh * args.q_len + i) * D;
         float* oi = out + (bh * args.q_len + i) * D;
-        const int64_t q_pos = args.q_start + i;
+        const int64_t q_pos = q_start + i;
         float row_max = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < args.kv_len; ++j) {
+        std::fill(scores.begin(), scores.end(), -std::numeric_limits<float>::infinity());
+        for (int64_t j = 0; j < kv_len; ++j) {
           if (!MaskAllows(args.mask, valid, q_pos, j)) {
             scores[j] = -std::numeric_limits<float>::infinity();
             continue;
@@ -45,7 +48,7 @@ absl::Status AttentionReference(const AttentionArgs& args) {
         std::fill(oi, oi + D, 0.f);
         if (row_max == -std::numeric_limits<float>::infinity()) continue;
         float sum = 0.f;
-        for (int64_t j = 0; j < args.kv_len; ++j) {
+        for (int64_t j = 0; j < kv_len; ++j) {
           const float p = std::exp(scores[j] - row_max);  // exp(-inf) == 0 for masked keys.
           sum += p;
           if (p == 0.f) continue;

@@ -33,6 +33,9 @@ absl::Status ValidateCudaArgs(const AttentionArgs& args) {
     return absl::InvalidArgumentError(
         absl::StrCat("CUDA attention supports head_dim 64 and 128, got ", args.head_dim));
   }
+  if (args.kv_lens != nullptr) {  // callers take the torch path for these batches
+    return absl::UnimplementedError("per-row kv_lens are not supported by the CUDA kernels yet");
+  }
   if (args.batch * args.heads > kMaxGridY) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch * heads must be <= ", kMaxGridY, ", got ", args.batch * args.heads));

@@ -200,3 +200,91 @@ TEST(DecodePathTest, ScratchIsTheRowsOfOneTilePerThread) {
 
 }  // namespace
 }  // namespace duet::kernels
+
+namespace duet::kernels {
+namespace {
+
+// Continuous batching: rows of one batch at different positions (kv_lens). Each row's output is
+// bitwise the output of that row decoded alone at its own position, for the fused kernel in
+// float32 and bfloat16 and for the reference.
+template <typename T>
+std::vector<T> Convert(const std::vector<float>& x) {
+  std::vector<T> out(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if constexpr (std::is_same_v<T, float>) {
+      out[i] = x[i];
+    } else {
+      uint32_t bits;
+      std::memcpy(&bits, &x[i], 4);
+      out[i] = static_cast<uint16_t>(bits >> 16);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+void CheckRowsAtTheirOwnPositions(ElementType dtype, bool reference) {
+  constexpr int64_t B = 5, H = 2, D = 64, capacity = 90, q_len = 1;
+  const std::vector<int32_t> kv_lens = {1, 40, 33, 90, 64}, valid = {16, 3, 16, 1, 9};
+  std::vector<float> qf(B * H * q_len * D), kf(B * H * capacity * D), vf(kf.size());
+  uint32_t state = 12345;
+  auto next = [&] { state = state * 1664525u + 1013904223u; return (state >> 8) * 0x1p-24f - 0.5f; };
+  for (auto* x : {&qf, &kf, &vf}) for (float& f : *x) f = next();
+  const std::vector<T> q = Convert<T>(qf), k = Convert<T>(kf), v = Convert<T>(vf);
+  AttentionArgs args;
+  args.dtype = dtype;
+  args.batch = B;
+  args.heads = H;
+  args.q_len = q_len;
+  args.head_dim = D;
+  args.kv_len = *std::max_element(kv_lens.begin(), kv_lens.end());
+  args.kv_capacity = capacity;
+  args.prefix_valid = valid.data();
+  args.kv_lens = kv_lens.data();
+  args.mask = AttentionMask{16, 24};
+  args.scale = 0.125f;
+  args.q = q.data(), args.k = k.data(), args.v = v.data();
+  std::vector<T> out(q.size());
+  args.out = out.data();
+  ASSERT_TRUE((reference ? AttentionReference(args) : AttentionDecode(args)).ok());
+  for (int64_t b = 0; b < B; ++b) {
+    AttentionArgs alone = args;
+    alone.batch = 1;
+    alone.kv_lens = nullptr;
+    alone.kv_len = kv_lens[b];
+    alone.q_start = kv_lens[b] - q_len;
+    alone.prefix_valid = &valid[b];
+    alone.q = q.data() + b * H * q_len * D;
+    alone.k = k.data() + b * H * capacity * D;
+    alone.v = v.data() + b * H * capacity * D;
+    std::vector<T> single(H * q_len * D);
+    alone.out = single.data();
+    ASSERT_TRUE((reference ? AttentionReference(alone) : AttentionDecode(alone)).ok());
+    EXPECT_EQ(std::memcmp(single.data(), out.data() + b * H * q_len * D,
+                          single.size() * sizeof(T)), 0) << "row " << b;
+  }
+}
+
+TEST(AttentionKvLensTest, EachRowEqualsItselfDecodedAlone) {
+  CheckRowsAtTheirOwnPositions<float>(ElementType::kF32, /*reference=*/false);
+  CheckRowsAtTheirOwnPositions<uint16_t>(ElementType::kBF16, /*reference=*/false);
+  CheckRowsAtTheirOwnPositions<float>(ElementType::kF32, /*reference=*/true);
+}
+
+TEST(AttentionKvLensTest, LengthsOutsideTheirRangeAreRefusedByName) {
+  std::vector<float> buffer(2 * 8 * 4, 0.f);
+  const std::vector<int32_t> lens = {3, 9};
+  AttentionArgs args;
+  args.q = args.k = args.v = buffer.data();
+  args.out = buffer.data();
+  args.batch = 2, args.heads = 1, args.q_len = 1, args.head_dim = 4, args.kv_len = 8;
+  args.kv_lens = lens.data();
+  args.scale = 0.5f;
+  const absl::Status status = AttentionDecode(args);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "kv_lens[1] must be in [q_len=1, kv_len=8], got 9");
+  EXPECT_FALSE(AttentionPrefill(args).ok());
+}
+
+}  // namespace
+}  // namespace duet::kernels
