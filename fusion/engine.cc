@@ -67,6 +67,9 @@ int64_t Engine::Produced(int64_t owner) const {
 }
 
 std::vector<Finished> Engine::Step() {
+  // Inference only: with autograd on, attention would take the differentiable torch path, whose
+  // numbers differ from the kernels' in the last bits.
+  c10::InferenceMode inference;
   std::vector<Finished> finished;
   Decode(&finished);   // the rows that were already decoding
   Prefill(&finished);  // then new rows, which decode from the next step on
@@ -216,6 +219,7 @@ void Engine::Decode(std::vector<Finished>* finished) {
 }
 
 int64_t Engine::Drop(const std::function<bool(int64_t owner)>& drop) {
+  c10::InferenceMode inference;  // the cache's tensors are inference tensors
   const size_t before = waiting_.size() + live_.size();
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
                                 [&](const Sequence& s) { return drop(s.owner); }),
