@@ -1,6 +1,8 @@
-// Decoding cohorts: requests admitted at the same step with the same sampling settings, decoded
-// as one batch with one KV cache. The scheduler advances every cohort by one unit of work per
-// step: a prefill chunk, one token, or a scoring chunk, so no request stalls the others for long.
+// The scheduler's units of work. Decoding: every image request (and every caption request) the
+// scheduler admitted decodes in one fusion::Engine, one forward per step over all their rows,
+// whatever their sampling settings and whenever they arrived; a new request's prefill joins as a
+// chunk at the next step. Scoring: one request's captions, a chunk of rows per step. The
+// scheduler advances each by one step at a time, so no request stalls the others for long.
 #pragma once
 
 #include <algorithm>
@@ -56,9 +58,6 @@ struct ChunkBudget {
   }
 };
 
-// True when a and b may share a forward: equal sampling except the seed.
-bool SameSampling(const fusion::SamplingParams& a, const fusion::SamplingParams& b);
-
 // Not thread-safe: owned and run by the scheduler's worker thread.
 class Cohort {
  public:
@@ -81,10 +80,20 @@ class Cohort {
   int64_t tokens_sampled_ = 0;
 };
 
-std::unique_ptr<Cohort> MakeImageCohort(fusion::MultimodalTransformer model,
-                                        std::vector<ImageRequest> requests, ChunkBudget budget);
-std::unique_ptr<Cohort> MakeTextCohort(fusion::MultimodalTransformer model,
-                                       std::vector<TextRequest> requests, ChunkBudget budget);
+// Requests of one kind decoding together; Add() may be called between any two steps.
+template <typename Request>
+class Decoding : public Cohort {
+ public:
+  // The request's rows join at the next step (their prefill first). Progress is reported as the
+  // tokens of its least advanced row.
+  virtual void Add(Request request) = 0;
+};
+
+// Image drafts, and captions, each in one fusion::Engine (prefill chunks of `budget` positions).
+std::unique_ptr<Decoding<ImageRequest>> MakeImageDecoding(fusion::MultimodalTransformer model,
+                                                          ChunkBudget budget);
+std::unique_ptr<Decoding<TextRequest>> MakeTextDecoding(fusion::MultimodalTransformer model,
+                                                        ChunkBudget budget);
 // Scores one request's captions a chunk of rows per step (fusion::ScoreText on each chunk).
 std::unique_ptr<Cohort> MakeScoreCohort(fusion::MultimodalTransformer model,
                                         ScoreRequest request, ChunkBudget budget);

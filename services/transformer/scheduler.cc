@@ -32,26 +32,13 @@ void TimeRun(R& request, QueueMetrics::Clock::time_point enqueued) {
   };
 }
 
-// Groups requests whose sampling settings match, keeping arrival order inside each group.
-template <typename R>
-std::vector<std::vector<R>> GroupBySampling(std::vector<R> requests) {
-  std::vector<std::vector<R>> groups;
-  for (R& r : requests) {
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<R>& g) {
-      return SameSampling(g.front().sampling, r.sampling);
-    });
-    if (it == groups.end()) {
-      groups.emplace_back();
-      it = std::prev(groups.end());
-    }
-    it->push_back(std::move(r));
-  }
-  return groups;
-}
 }  // namespace
 
 Scheduler::Scheduler(fusion::MultimodalTransformer model, SchedulerOptions options)
-    : model_(std::move(model)), options_(options) {
+    : model_(std::move(model)),
+      options_(options),
+      images_(MakeImageDecoding(model_, options.chunk)),
+      texts_(MakeTextDecoding(model_, options.chunk)) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -142,9 +129,10 @@ void Scheduler::WorkerLoop() {
   while (true) {
     // glibc keeps freed tensor memory in its arenas (RSS grows in steps under a changing load);
     // hand it back when the worker goes idle, and now and then under constant load.
-    if (cohorts_.empty() || steps_ % kTrimEverySteps == 0) malloc_trim(0);
-    std::vector<Request> admitted = Admit(/*block=*/cohorts_.empty());
-    if (admitted.empty() && cohorts_.empty()) return;  // stopping and drained
+    const bool idle = cohorts_.empty() && images_->empty() && texts_->empty();
+    if (idle || steps_ % kTrimEverySteps == 0) malloc_trim(0);
+    std::vector<Request> admitted = Admit(/*block=*/idle);
+    if (admitted.empty() && idle) return;  // stopping and drained
     StartCohorts(std::move(admitted));
     StepAll();
   }
@@ -190,30 +178,24 @@ std::vector<Scheduler::Request> Scheduler::Admit(bool block) {
 }
 
 void Scheduler::StartCohorts(std::vector<Request> admitted) {
-  std::vector<ImageRequest> images;
-  std::vector<TextRequest> texts;
   for (Request& request : admitted) {
     if (auto* image = std::get_if<ImageRequest>(&request)) {
-      images.push_back(std::move(*image));
+      images_->Add(std::move(*image));
     } else if (auto* text = std::get_if<TextRequest>(&request)) {
-      texts.push_back(std::move(*text));
+      texts_->Add(std::move(*text));
     } else {
       cohorts_.push_back(
           MakeScoreCohort(model_, std::move(std::get<ScoreRequest>(request)), options_.chunk));
     }
-  }
-  for (auto& group : GroupBySampling(std::move(images))) {
-    cohorts_.push_back(MakeImageCohort(model_, std::move(group), options_.chunk));
-  }
-  for (auto& group : GroupBySampling(std::move(texts))) {
-    cohorts_.push_back(MakeTextCohort(model_, std::move(group), options_.chunk));
   }
 }
 
 void Scheduler::StepAll() {
   bool stepped = false;
   int64_t step_rows = 0, tokens = 0;
-  for (auto& cohort : cohorts_) {
+  std::vector<Cohort*> work = {images_.get(), texts_.get()};
+  for (auto& cohort : cohorts_) work.push_back(cohort.get());
+  for (Cohort* cohort : work) {
     cohort->DropCancelled();
     if (cohort->empty()) continue;
     const int64_t rows = cohort->step_rows(), sampled = cohort->tokens_sampled();

@@ -1,12 +1,12 @@
 // The transformer's scheduler: one worker thread owns the model and runs decoding steps; each
 // step advances every active cohort by one token, so requests share the model's time.
 //
-// Batching: requests queued together (same kind and sampling settings) form one cohort and
-// share every forward; a request arriving while others decode is prefilled at the next step
-// boundary as a new cohort and advances with the others from then on (cohorts are not merged
-// into one KV cache; see docs/services.md). Prefill and scoring are chunked (options.chunk), so a
-// step is short even beside a 256-draft request. Cancelled or deadline-expired requests are
-// dropped at the next step boundary, rows and cache included; the rest of their cohort carries on.
+// Batching is continuous (fusion::Engine): every image request decodes in one forward per step
+// with every other, whatever its sampling settings, and the same for captions; a request arriving
+// while others decode is prefilled at the next step boundary and decodes with them from the step
+// after. Prefill and scoring are chunked (options.chunk), so a step is short even beside a
+// 256-draft request. Cancelled or deadline-expired requests are dropped at the next step
+// boundary, rows and cache included; the others carry on.
 #pragma once
 
 #include <atomic>
@@ -33,7 +33,7 @@ struct SchedulerOptions {
 
 struct SchedulerStats {
   int64_t steps = 0;      // worker iterations that ran at least one forward
-  int64_t forwards = 0;   // cohort forwards: one per cohort per step (a chunk or a token)
+  int64_t forwards = 0;   // units stepped: image decoding, caption decoding, each scoring request
   int64_t rows = 0;       // sum over forwards of the rows they computed: the compute spent
   int64_t active = 0;     // requests decoding
   int64_t queued = 0;     // requests waiting
@@ -87,7 +87,10 @@ class Scheduler {
   std::vector<Request> purged_;  // cancelled while queued, admitted to be dropped; guarded by mu_
   bool stopping_ = false;
   int64_t active_rows_ = 0;  // guarded by mu_
-  std::vector<std::unique_ptr<Cohort>> cohorts_;  // worker thread only
+  // Worker thread only: the two decodings, and one cohort per scoring request.
+  std::unique_ptr<Decoding<ImageRequest>> images_;
+  std::unique_ptr<Decoding<TextRequest>> texts_;
+  std::vector<std::unique_ptr<Cohort>> cohorts_;
   std::atomic<int64_t> steps_{0}, forwards_{0}, rows_{0}, active_{0}, completed_{0},
       cancelled_{0};
   std::thread worker_;

@@ -1,6 +1,7 @@
 // The transformer's scheduler: batching, joining at the next step, cancellation and deadlines
 // (measured with the step counter, never with sleeps), the bounded queue, and agreement with
 // fusion::GenerateImageCodes.
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -38,7 +39,8 @@ ImageRequest MakeRequest(Scheduler& scheduler, Outcome* outcome, const std::stri
   return request;
 }
 
-torch::Tensor Reference(const std::string& prompt, int count, uint64_t seed) {
+torch::Tensor Reference(const std::string& prompt, int count, uint64_t seed,
+                        fusion::SamplingParams sampling = {1.0f, 0, 1.0f, 1.0f, 0}) {
   const torch::Tensor prefix = Prefix(prompt);
   torch::Tensor text = torch::zeros({1, Config().text_prefix_len, Config().text_dim});
   text[0].narrow(0, 0, prefix.size(0)).copy_(prefix);
@@ -47,7 +49,7 @@ torch::Tensor Reference(const std::string& prompt, int count, uint64_t seed) {
   auto transformer = TinyModel().transformer();
   return *fusion::GenerateImageCodes(transformer, text.expand({count, -1, -1}).contiguous(),
                                      torch::full({count}, prefix.size(0), torch::kInt64), seeds,
-                                     fusion::SamplingParams{1.0f, 0, 1.0f, 1.0f, seed});
+                                     sampling);
 }
 
 TEST(SchedulerTest, MatchesFusionGenerateImageCodes) {
@@ -57,6 +59,33 @@ TEST(SchedulerTest, MatchesFusionGenerateImageCodes) {
   StatusOr<torch::Tensor> codes = outcome.result.get_future().get();
   ASSERT_TRUE(codes.ok()) << codes.status();
   EXPECT_TRUE(torch::equal(codes->view({3, -1}), Reference("a green apple", 3, 9).view({3, -1})));
+}
+
+// Different sampling settings (one guided) no longer split the batch: every step is one image
+// decoding unit, and each request's codes are those it gets alone.
+TEST(SchedulerTest, MixedSamplingSettingsShareEveryStepAndMatchEachAlone) {
+  Scheduler scheduler(TinyModel().transformer(), {});
+  const fusion::SamplingParams settings[] = {
+      {1.0f, 0, 1.0f, 1.0f, 0}, {0.7f, 5, 1.0f, 1.0f, 0}, {1.2f, 0, 0.9f, 2.5f, 0}};
+  const char* prompts[] = {"a red bicycle", "a blue whale", "호박 모양 모자"};
+  Outcome outcomes[3];
+  for (int i = 0; i < 3; ++i) {
+    ImageRequest request = MakeRequest(scheduler, &outcomes[i], prompts[i], 2, 40 + 10 * i);
+    request.sampling = settings[i];
+    request.sampling.seed = 40 + 10 * i;
+    ASSERT_TRUE(scheduler.Submit(std::move(request)).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    StatusOr<torch::Tensor> codes = outcomes[i].result.get_future().get();
+    ASSERT_TRUE(codes.ok()) << codes.status();
+    EXPECT_TRUE(torch::equal(codes->view({2, -1}),
+                             Reference(prompts[i], 2, 40 + 10 * i, settings[i]).view({2, -1})))
+        << prompts[i];
+  }
+  scheduler.Shutdown();
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_EQ(stats.forwards, stats.steps);  // one unit per step, not one per setting
+  EXPECT_LE(stats.steps, 3 * Config().image_tokens() - 2);
 }
 
 TEST(SchedulerTest, RequestArrivingMidwayJoinsAtTheNextStep) {
@@ -310,8 +339,10 @@ TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneCh
   Scheduler& scheduler = cluster.scheduler();
   const int64_t N = Config().image_tokens();
   // A one-draft request paces the worker: its step 1 waits for the big request to queue, and its
-  // step 3 (after the big request's first chunk ran in step 2) waits for the client's cancel.
+  // step 3 (the big request's first chunk prefilled in step 2; in step 3 those rows decoded and
+  // the second chunk prefilled) waits for the client's cancel.
   std::promise<void> ready_promise, cancelled_promise;
+  std::atomic<int64_t> rows_at_cancel{0};
   std::shared_future<void> cancelled = cancelled_promise.get_future().share();
   Outcome pacer;
   ImageRequest pace = MakeRequest(scheduler, &pacer, "a cup of coffee", 1, 0);
@@ -320,6 +351,7 @@ TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneCh
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (done == 3) {
+      rows_at_cancel = scheduler.stats().rows;
       ready_promise.set_value();
       cancelled.wait();
       std::this_thread::sleep_for(std::chrono::milliseconds(300));  // RST_STREAM reaches the server
@@ -339,7 +371,10 @@ TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneCh
   const SchedulerStats stats = Idle(scheduler);
   EXPECT_EQ(stats.active, 0);
   EXPECT_EQ(stats.cancelled, 1);
-  EXPECT_EQ(stats.rows, N + 32);  // the pacer, and one chunk of the big request
+  // Before the cancel: the pacer's 3 rows, 32 rows of each of two chunks, and one decoding step
+  // of the first chunk's 32 rows. After it, only the pacer's rows: not one more of the big one.
+  EXPECT_EQ(rows_at_cancel, 3 + 32 + 32 + 32);
+  EXPECT_EQ(stats.rows, rows_at_cancel + (N - 3));
 }
 
 TEST_F(TransformerCancelTest, DeadlineStopsDecodingAndOthersFinish) {
