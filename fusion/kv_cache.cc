@@ -80,6 +80,7 @@ int64_t SlotKVCache::Append(const KVCache& part) {
     values_[layer].narrow(0, first, n).copy_(part.values(static_cast<int>(layer)));
   }
   lengths_.insert(lengths_.end(), n, static_cast<int32_t>(part.length()));
+  Changed();
   return first;
 }
 
@@ -90,9 +91,28 @@ void SlotKVCache::MoveRow(int64_t from, int64_t to) {
     values_[layer][to].copy_(values_[layer][from]);
   }
   lengths_[to] = lengths_[from];
+  Changed();
 }
 
-void SlotKVCache::Truncate(int64_t rows) { lengths_.resize(rows); }
+void SlotKVCache::Truncate(int64_t rows) {
+  lengths_.resize(rows);
+  Changed();
+}
+
+const torch::Tensor& SlotKVCache::positions() const {
+  if (!positions_.defined()) {
+    positions_ = torch::tensor(std::vector<int64_t>(lengths_.begin(), lengths_.end()),
+                               torch::kInt64).to(options_.device());
+  }
+  return positions_;
+}
+
+const torch::Tensor& SlotKVCache::kv_lens() const {
+  if (!kv_lens_.defined()) {
+    kv_lens_ = (torch::tensor(lengths_, torch::kInt32) + 1).to(options_.device());
+  }
+  return kv_lens_;
+}
 
 void SlotKVCache::Write(int layer, const torch::Tensor& k, const torch::Tensor& v) {
   const int64_t n = rows();
@@ -100,17 +120,17 @@ void SlotKVCache::Write(int layer, const torch::Tensor& k, const torch::Tensor& 
   for (const int32_t length : lengths_) {
     TORCH_CHECK(length < capacity_, "KV cache full: a row holds ", length, " of ", capacity_);
   }
-  const auto ids = torch::TensorOptions(torch::kInt64).device(k.device());
-  const torch::Tensor row = torch::arange(n, ids);
-  const torch::Tensor at = torch::tensor(std::vector<int64_t>(lengths_.begin(), lengths_.end()),
-                                         torch::kInt64).to(k.device());
+  if (!rows_.defined() || rows_.size(0) != n) {
+    rows_ = torch::arange(n, torch::TensorOptions(torch::kInt64).device(k.device()));
+  }
   using torch::indexing::Slice;
-  keys_[layer].index_put_({row, Slice(), at}, k.squeeze(2));
-  values_[layer].index_put_({row, Slice(), at}, v.squeeze(2));
+  keys_[layer].index_put_({rows_, Slice(), positions()}, k.squeeze(2));
+  values_[layer].index_put_({rows_, Slice(), positions()}, v.squeeze(2));
 }
 
 void SlotKVCache::Advance() {
   for (int32_t& length : lengths_) ++length;
+  Changed();
 }
 
 }  // namespace duet::fusion

@@ -66,11 +66,17 @@ class SlotKVCache {
   torch::Tensor values(int layer) const { return values_[layer].narrow(0, 0, rows()); }
   // Every row one position longer; once per forward, after every layer wrote.
   void Advance();
+  // The rows' lengths as int64 [rows()] (where the next keys go: the query positions) and, plus
+  // one, as int32 (the keys each row attends to), on the cache's device; built once per forward.
+  const torch::Tensor& positions() const;
+  const torch::Tensor& kv_lens() const;
 
  private:
   void Reserve(int64_t rows);
+  void Changed() { positions_ = torch::Tensor(), kv_lens_ = torch::Tensor(); }
   std::vector<torch::Tensor> keys_, values_;
   std::vector<int32_t> lengths_;
+  mutable torch::Tensor positions_, kv_lens_, rows_;  // derived from lengths_, built on demand
   int64_t heads_, capacity_, head_dim_;
   torch::TensorOptions options_;
 };

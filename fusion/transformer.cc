@@ -48,12 +48,10 @@ torch::Tensor SelfAttentionImpl::DecodeRows(const torch::Tensor& x, const Prefix
   const torch::Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
   cache.Write(layer_, k, v);
   const std::vector<int32_t>& lengths = cache.lengths();
-  const torch::Tensor kv_lens = torch::tensor(std::vector<int32_t>(lengths.begin(), lengths.end()),
-                                              torch::kInt32).to(x.device()) + 1;
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end()) + 1;
   const torch::Tensor y = Attend(q, cache.keys(layer_), cache.values(layer_), longest, 0,
                                  layout.valid, kernels::AttentionMask{layout.prefix_len, window_},
-                                 kv_lens);
+                                 cache.kv_lens());
   return Linear(proj, y.transpose(1, 2).reshape({B, 1, C}));
 }
 
@@ -178,11 +176,7 @@ torch::Tensor MultimodalTransformerImpl::DecodeRows(const torch::Tensor& x, Task
   TORCH_CHECK(x.dim() == 3 && x.size(0) == cache.rows() && x.size(1) == 1,
               "DecodeRows takes [rows, 1, C] for the cache's ", cache.rows(), " rows, got ",
               x.sizes());
-  const std::vector<int32_t>& lengths = cache.lengths();
-  const torch::Tensor positions =
-      torch::tensor(std::vector<int64_t>(lengths.begin(), lengths.end()), torch::kInt64)
-          .to(x.device())
-          .view({-1, 1});
+  const torch::Tensor positions = cache.positions().view({-1, 1});
   torch::Tensor h = x + position_embed(positions) +
                     task_embed->weight[static_cast<int>(task)];  // [rows, 1, C]
   for (const auto& layer : *layers) h = layer->as<Block>()->DecodeRows(h, layout, cache);
