@@ -377,30 +377,41 @@ TEST_F(TransformerCancelTest, ClientCancelDuringPrefillFreesTheWorkerWithinOneCh
   EXPECT_EQ(stats.rows, rows_at_cancel + (N - 3));
 }
 
+// A deadline that passes while the worker is busy drops the request at the next step boundary:
+// a one-draft pacer holds the worker after its step 2 until the big request's deadline has
+// passed, and from then on only the pacer's rows are computed.
 TEST_F(TransformerCancelTest, DeadlineStopsDecodingAndOthersFinish) {
-  Cluster cluster;
+  SchedulerOptions options;
+  options.chunk = PrefillChunkOf(32);
+  Cluster cluster(options);
+  Scheduler& scheduler = cluster.scheduler();
   const int64_t N = Config().image_tokens();
-  auto small = std::async(std::launch::async, [&] {
-    v1::GenerateImageCodesRequest request = BigRequest();
-    request.set_count(1);
-    grpc::ClientContext context;
-    auto reader = cluster.Transformer()->GenerateImageCodes(&context, request);
-    std::vector<v1::GenerateImageCodesResponse> out;
-    return ReadAll(reader, &out);
-  });
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
+  std::atomic<int64_t> rows_at_deadline{0};
+  Outcome pacer;
+  ImageRequest pace = MakeRequest(scheduler, &pacer, "a cup of coffee", 1, 0);
+  pace.progress = [&](int64_t done, int64_t) {
+    for (int i = 0; done == 1 && i < 20000 && scheduler.stats().queued == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (done == 2) {
+      std::this_thread::sleep_until(deadline + std::chrono::milliseconds(300));
+      rows_at_deadline = scheduler.stats().rows;
+    }
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(pace)).ok());
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  context.set_deadline(deadline);
   auto reader = cluster.Transformer()->GenerateImageCodes(&context, BigRequest());
   std::vector<v1::GenerateImageCodesResponse> out;
   EXPECT_EQ(ReadAll(reader, &out).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_TRUE(small.get().ok());
-  const SchedulerStats stats = Idle(cluster.scheduler());
+  ASSERT_TRUE(pacer.result.get_future().get().ok());
+  const SchedulerStats stats = Idle(scheduler);
   EXPECT_EQ(stats.cancelled, 1);
   EXPECT_EQ(stats.completed, 1);
-  // The big request never ran to the end: running it alone would decode 512 x N rows. How many
-  // steps run before the deadline lands depends on the machine and build, so the bound is the
-  // whole request, not a fraction of it.
-  EXPECT_LT(stats.rows, 512 * N);
+  // Before: the pacer's 2 rows and the big request's first chunk (32 rows, step 2).
+  EXPECT_EQ(rows_at_deadline, 2 + 32);
+  EXPECT_EQ(stats.rows, rows_at_deadline + (N - 2));
 }
 
 }  // namespace
