@@ -82,7 +82,7 @@ podman cp "$gateway:/tmp/drafts/." "$out/"
 podman exec "$gateway" duet caption --server 127.0.0.1:50050 \
   /opt/duet/samples/noto_jack_o_lantern.png | tee "$out/caption.jsonl"
 grep -q '"caption"' "$out/caption.jsonl"
-[ -s "$out/draft_0_seed7.png" ] && [ -s "$out/contact_sheet.png" ]
+[ -s "$out/draft_000_seed_7.png" ] && [ -s "$out/contact_sheet.png" ]
 
 # Prometheus text from each server's /metrics (port 90xx beside gRPC port 500xx), fetched from
 # the gateway's container as a Prometheus server in the cluster would (bash's /dev/tcp: the

@@ -1,9 +1,10 @@
-// `duet caption`: one caption per image, in process with --model.
-// Output: "path<TAB>caption<TAB>score" per image; unreadable images are reported and skipped.
+// `duet caption`: one caption per image, in process with --model; inputs, output and exit code
+// as through a gateway (tools/caption_output.h).
 #include <cstdio>
 
 #include "common/file.h"
 #include "model/duet_model.h"
+#include "tools/caption_output.h"
 #include "tools/commands.h"
 #include "tools/dtype_flag.h"
 #include "tools/flags.h"
@@ -12,27 +13,30 @@ namespace duet::tools {
 namespace {
 
 const std::vector<FlagSpec>& Specs() {
-  static const std::vector<FlagSpec> specs = {
-      {"model", "m", "model directory", ""},
-      {"temperature", "", "sampling temperature, 0 = greedy", "0"},
-      {"seed", "s", "seed of image 0 (image i uses seed + i)", "0"},
-      DtypeFlagSpec(),
-  };
+  static const std::vector<FlagSpec> specs = [] {
+    std::vector<FlagSpec> all = {
+        {"model", "m", "model directory", ""},
+        {"temperature", "", "sampling temperature, 0 = greedy", "0"},
+        {"seed", "s", "seed of image 0 (image i uses seed + i)", "0"},
+        DtypeFlagSpec(),
+    };
+    for (const FlagSpec& spec : CaptionOutputFlagSpecs()) all.push_back(spec);
+    return all;
+  }();
   return specs;
 }
 
 // Captions one file; errors are per file so the run continues.
-Status CaptionFile(model::DuetModel& engine, const std::string& path,
-                   const fusion::SamplingParams& sampling) {
+StatusOr<model::CaptionResult> CaptionFile(model::DuetModel& engine, const std::string& path,
+                                           const fusion::SamplingParams& sampling) {
   DUET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, size_t{64} << 20));
   DUET_ASSIGN_OR_RETURN(auto results, engine.Caption({bytes}, sampling));
-  std::printf("%s\t%s\t%.4f\n", path.c_str(), results[0].text.c_str(), results[0].score);
-  std::fflush(stdout);
-  return absl::OkStatus();
+  return results[0];
 }
 
-Status Caption(const Flags& flags, int* failures) {
-  if (flags.positional().empty()) return absl::InvalidArgumentError("expected image files");
+Status Caption(const Flags& flags, int* exit_code) {
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, CaptionInputs(flags));
+  DUET_ASSIGN_OR_RETURN(CaptionPrinter printer, CaptionPrinter::Make(flags));
   if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
   fusion::SamplingParams sampling;
   DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
@@ -40,15 +44,16 @@ Status Caption(const Flags& flags, int* failures) {
   DUET_ASSIGN_OR_RETURN(sampling.seed, flags.GetUint64("seed"));
   DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet caption"));
   DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model"), dtype));
-  for (const std::string& path : flags.positional()) {
-    const Status status = CaptionFile(*engine, path, sampling);
-    if (!status.ok()) {
-      ++*failures;
-      std::fprintf(stderr, "duet caption: %s: %s\n", path.c_str(),
-                   std::string(status.message()).c_str());
+  for (const std::string& path : paths) {
+    const StatusOr<model::CaptionResult> result = CaptionFile(*engine, path, sampling);
+    if (result.ok()) {
+      printer.Captioned(path, result->text, result->score);
+    } else {
+      printer.Failed(path, std::string(result.status().message()));
     }
     sampling.seed += 1;
   }
+  *exit_code = printer.Finish();
   return absl::OkStatus();
 }
 
@@ -57,18 +62,14 @@ Status Caption(const Flags& flags, int* failures) {
 int RunCaption(int argc, char** argv) {
   StatusOr<Flags> flags = Flags::Parse(Specs(), argc, argv, 2);
   if (flags.ok() && flags->help()) {
-    std::fputs(FlagsHelp("caption", "--model DIR IMAGE...",
-                         "Prints path, caption and log p(caption | image) for each PNG/JPEG image.",
+    std::fputs(FlagsHelp("caption", "--model DIR (IMAGE... | --dir DIR) [--format jsonl|tsv]",
+                         "Captions PNG/JPEG images: caption and log p(caption | image) each.",
                          Specs()).c_str(), stdout);
     return 0;
   }
-  int failures = 0;
-  const Status status = flags.ok() ? Caption(*flags, &failures) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet caption: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return failures == 0 ? 0 : 1;
+  int exit_code = 0;
+  const Status status = flags.ok() ? Caption(*flags, &exit_code) : flags.status();
+  return status.ok() ? exit_code : ReportError("caption", status, !flags.ok());
 }
 
 }  // namespace duet::tools

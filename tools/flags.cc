@@ -2,6 +2,7 @@
 #include "tools/flags.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 
@@ -100,6 +101,13 @@ StatusOr<double> Flags::GetDouble(const std::string& name, double lo, double hi)
   }
   DUET_RETURN_IF_ERROR(CheckRange(("--" + name).c_str(), value, lo, hi));
   return value;
+}
+
+int ReportError(const std::string& command, const Status& status, bool usage) {
+  std::fprintf(stderr, "duet %s: %s: %s\n", command.c_str(),
+               absl::StatusCodeToString(status.code()).c_str(),
+               std::string(status.message()).c_str());
+  return usage ? 2 : 1;
 }
 
 std::string FlagsHelp(const std::string& command, const std::string& usage,

@@ -44,4 +44,8 @@ class Flags {
 std::string FlagsHelp(const std::string& command, const std::string& usage,
                       const std::string& summary, const std::vector<FlagSpec>& specs);
 
+// Prints "duet <command>: <CODE>: <message>" on stderr and returns the exit code: 2 when the
+// command line itself was wrong (`usage`: unknown flag, missing value), 1 for every other error.
+int ReportError(const std::string& command, const Status& status, bool usage);
+
 }  // namespace duet::tools

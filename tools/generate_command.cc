@@ -1,11 +1,10 @@
 // `duet generate`: drafts for one prompt, written as PNGs with their metadata.
 // In process with --model; through the gateway with --server (see tools/client/).
 #include <cstdio>
-#include <filesystem>
 
-#include "common/file.h"
 #include "model/duet_model.h"
 #include "tools/commands.h"
+#include "tools/draft_output.h"
 #include "tools/dtype_flag.h"
 #include "tools/flags.h"
 #include "tools/generate_flags.h"
@@ -30,6 +29,7 @@ Status Generate(const Flags& flags) {
   }
   if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
   DUET_ASSIGN_OR_RETURN(const GenerateFlags request, ReadGenerateFlags(flags));  // before loading
+  DUET_ASSIGN_OR_RETURN(DraftWriter writer, DraftWriter::Open(flags.Get("out")));
   DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet generate"));
   DUET_ASSIGN_OR_RETURN(auto engine, model::DuetModel::Load(flags.Get("model"), dtype));
   const model::GenerateOptions options = request.Options(engine->config().sampling);
@@ -42,21 +42,10 @@ Status Generate(const Flags& flags) {
       return true;
     }));
   }
-  const std::string out = flags.Get("out");
-  std::error_code error;
-  std::filesystem::create_directories(out, error);
-  if (error) return absl::InternalError("cannot create --out " + out + ": " + error.message());
-  for (size_t rank = 0; rank < drafts.size(); ++rank) {
-    const model::Draft& draft = drafts[rank];
-    char name[64];
-    std::snprintf(name, sizeof(name), "draft_%03zu_seed_%llu.png", rank,
-                  static_cast<unsigned long long>(draft.seed));
-    DUET_RETURN_IF_ERROR(WriteFileAtomic(out + "/" + name, draft.png));
-    std::printf("%s/%s seed=%llu%s\n", out.c_str(), name,
-                static_cast<unsigned long long>(draft.seed),
-                options.rerank ? (" score=" + std::to_string(draft.score)).c_str() : "");
+  for (const model::Draft& draft : drafts) {
+    DUET_RETURN_IF_ERROR(writer.Add(draft.seed, draft.score, draft.png));
   }
-  return absl::OkStatus();
+  return writer.Finish();
 }
 
 }  // namespace
@@ -70,11 +59,7 @@ int RunGenerate(int argc, char** argv) {
     return 0;
   }
   const Status status = flags.ok() ? Generate(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet generate: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return status.ok() ? 0 : ReportError("generate", status, !flags.ok());
 }
 
 }  // namespace duet::tools

@@ -26,20 +26,6 @@ namespace {
 using client::ChildProcess;
 using std::chrono::milliseconds;
 
-std::string Bin(const std::string& name) { return std::string(DUET_BIN_DIR) + "/" + name; }
-
-// Runs a command to completion; returns its exit code and stdout.
-std::pair<int, std::string> RunCommand(std::vector<std::string> argv) {
-  const std::string out = std::filesystem::temp_directory_path() /
-                          ("duet_cmd_" + std::to_string(::getpid()) + ".out");
-  std::string command;
-  for (const auto& a : argv) command += "'" + a + "' ";
-  const int code = std::system((command + "> '" + out + "'").c_str());
-  std::string text = ReadFile(out).value_or("");
-  std::filesystem::remove(out);
-  return {WEXITSTATUS(code), text};
-}
-
 // The GPU node build has no OpenCV, libpng or SentencePiece: duet-transformer must not need them,
 // in this build too. readelf lists the shared libraries the binary asks the loader for.
 TEST(ProcessTest, TransformerBinaryNeedsNoImageOrTextLibraries) {
@@ -148,10 +134,11 @@ TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
                                             gateway, "-n", "3", "--seed", "5", "-o", out,
                                             "a red sports car"});
   EXPECT_EQ(gen_code, 0) << gen_stdout;
-  for (const char* file : {"/draft_0_seed5.png", "/draft_2_seed7.png", "/contact_sheet.png"}) {
+  for (const char* file :
+       {"/draft_000_seed_5.png", "/draft_002_seed_7.png", "/contact_sheet.png"}) {
     EXPECT_TRUE(std::filesystem::exists(out + file)) << file;
   }
-  auto text = vision::ReadPngText(ReadFile(out + "/draft_1_seed6.png").value_or(""));
+  auto text = vision::ReadPngText(ReadFile(out + "/draft_001_seed_6.png").value_or(""));
   ASSERT_TRUE(text.ok());
   std::map<std::string, std::string> keys(text->begin(), text->end());
   EXPECT_EQ(keys["prompt"], "a red sports car");
@@ -159,9 +146,9 @@ TEST(ProcessTest, DuetUpServesGenerateAndCaptionThenStops) {
 
   std::ofstream(out + "/bad.png") << "not an image";
   auto [cap_code, lines] = RunCommand({Bin("duet_client_cli"), "caption", "--server", gateway,
-                                       out + "/draft_0_seed5.png", out + "/missing.png",
+                                       out + "/draft_000_seed_5.png", out + "/missing.png",
                                        out + "/bad.png", out + "/contact_sheet.png"});
-  EXPECT_EQ(cap_code, 0);
+  EXPECT_EQ(cap_code, 1);  // two inputs failed; the others were captioned
   std::istringstream stream(lines);
   std::vector<nlohmann::json> json;
   for (std::string line; std::getline(stream, line);) json.push_back(nlohmann::json::parse(line));

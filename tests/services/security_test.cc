@@ -24,7 +24,6 @@ using std::chrono::milliseconds;
 constexpr char kToken[] = "s3cret-token-for-the-test";
 constexpr char kWrongToken[] = "not-the-token-at-all";
 
-std::string Bin(const std::string& name) { return std::string(DUET_BIN_DIR) + "/" + name; }
 
 class SecurityTest : public ::testing::Test {
  protected:

@@ -1,9 +1,14 @@
 // Implementation of tests/services/test_cluster.h.
 #include "tests/services/test_cluster.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/file.h"
 #include "gtest/gtest.h"
 #include "tests/model/tiny_duet.h"
 #include "vision/png_codec.h"
@@ -154,6 +159,21 @@ std::unique_ptr<v1::ImageCodec::Stub> Cluster::ImageCodec() const {
 }
 std::unique_ptr<v1::MultimodalTransformer::Stub> Cluster::Transformer() const {
   return v1::MultimodalTransformer::NewStub(Channel(transformer_server_->address()));
+}
+
+std::string Bin(const std::string& name) { return std::string(DUET_BIN_DIR) + "/" + name; }
+
+std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv) {
+  static std::atomic<int> calls{0};
+  const std::string out = std::filesystem::temp_directory_path() /
+                          ("duet_cmd_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(calls++) + ".out");
+  std::string command;
+  for (const auto& a : argv) command += "'" + a + "' ";
+  const int code = std::system((command + "> '" + out + "'").c_str());
+  std::string text = ReadFile(out).value_or("");
+  std::filesystem::remove(out);
+  return {WEXITSTATUS(code), text};
 }
 
 }  // namespace duet::services::testing

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -25,6 +27,11 @@ namespace duet::services::testing {
 
 // A tiny model (grid 8: 64 decoding steps per image) saved once per test binary.
 const std::string& TinyModelDir();
+
+// A binary of this build (DUET_BIN_DIR: the servers, duet, duet_client_cli).
+std::string Bin(const std::string& name);
+// Runs argv to completion, stderr passing through; returns its exit code and stdout.
+std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv);
 // The same model loaded once per test binary (its pipelines are shared by in-process servers).
 model::DuetModel& TinyModel();
 // A valid PNG of `side` x `side` pixels with a colour pattern picked by `seed`.

@@ -130,13 +130,21 @@ TEST_F(CliTest, CaptionPrintsOneLinePerImageAndReportsBadFiles) {
   const std::string good = out.path() + "/draft_000_seed_0.png";
   const std::string bad = out.path() + "/not_an_image.png";
   ASSERT_TRUE(WriteFileAtomic(bad, "GIF89a not really").ok());
-  const Result r = RunCli("caption --model " + ModelDir() + " " + good + " " + bad + " " +
-                       out.path() + "/draft_001_seed_1.png");
+  const Result r = RunCli("caption --format tsv --model " + ModelDir() + " " + good + " " + bad +
+                          " " + out.path() + "/draft_001_seed_1.png");
   EXPECT_EQ(r.exit_code, 1);  // One file failed; the others were still captioned.
   EXPECT_NE(r.output.find(good + "\t"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("draft_001_seed_1.png\t"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not_an_image.png: image 0: image is not PNG or JPEG"), std::string::npos)
       << r.output;
+  EXPECT_NE(r.output.find("duet caption: 2 captioned, 1 failed"), std::string::npos) << r.output;
+  // The default, JSON lines: every input in order, the bad one as an error line.
+  const Result json = RunCli("caption --model " + ModelDir() + " " + good + " " + bad);
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_NE(json.output.find("{\"caption\":"), std::string::npos) << json.output;
+  EXPECT_NE(json.output.find("\"error\":\"image 0: image is not PNG or JPEG"), std::string::npos)
+      << json.output;
+  EXPECT_EQ(RunCli("caption --format csv --model " + ModelDir() + " " + good).exit_code, 1);
 }
 
 TEST_F(CliTest, BadArgumentsAreNamed) {

@@ -1,15 +1,12 @@
 // `duet generate --server ADDR`: GenerateImages through the gateway; drafts and a contact sheet
 // written to a directory, a progress bar while the codes are drawn.
 #include <cstdio>
-#include <filesystem>
-#include <iostream>
 
-#include "common/file.h"
 #include "duet/v1/gateway.grpc.pb.h"
 #include "services/common/server_runner.h"
 #include "tools/client/gateway_connection.h"
 #include "tools/client/client.h"
-#include "tools/client/contact_sheet.h"
+#include "tools/draft_output.h"
 #include "tools/flags.h"
 #include "tools/generate_flags.h"
 #include "tools/progress.h"
@@ -51,16 +48,12 @@ Status Generate(const tools::Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
   DUET_ASSIGN_OR_RETURN(const v1::GenerateImagesRequest request, BuildRequest(flags));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout, flags.GetInt("timeout", 1, 86400));
-  const std::string out = flags.Get("out");
-  std::error_code error;
-  std::filesystem::create_directories(out, error);
-  if (error) return absl::InvalidArgumentError(absl::StrCat("--out ", out, ": ", error.message()));
+  DUET_ASSIGN_OR_RETURN(tools::DraftWriter writer, tools::DraftWriter::Open(flags.Get("out")));
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
   gateway.Authorize(context);
   auto reader = gateway.stub->GenerateImages(&context, request);
-  std::vector<SheetEntry> sheet;
   {
     tools::ProgressBar bar("generating");
     v1::GenerateImagesResponse message;
@@ -70,22 +63,14 @@ Status Generate(const tools::Flags& flags) {
         continue;
       }
       const v1::Draft& draft = message.draft();
-      const std::string path = absl::StrCat(out, "/draft_", draft.index(), "_seed", draft.seed(),
-                                            ".png");
-      DUET_RETURN_IF_ERROR(WriteFileAtomic(path, draft.png()));
-      std::printf("%s\tseed %llu\tscore %.4f\n", path.c_str(),
-                  static_cast<unsigned long long>(draft.seed()), draft.score());
-      sheet.push_back({draft.png(), draft.seed()});
+      DUET_RETURN_IF_ERROR(writer.Add(draft.seed(), draft.score(), draft.png()));
     }
   }
   const grpc::Status status = reader->Finish();
   if (!status.ok()) {
     return Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
-  DUET_ASSIGN_OR_RETURN(const std::string png, MakeContactSheet(sheet));
-  DUET_RETURN_IF_ERROR(WriteFileAtomic(out + "/contact_sheet.png", png));
-  std::printf("%s/contact_sheet.png\t%zu drafts\n", out.c_str(), sheet.size());
-  return absl::OkStatus();
+  return writer.Finish();
 }
 
 }  // namespace
@@ -99,10 +84,7 @@ int RunRemoteGenerate(int argc, char** argv) {
     return 0;
   }
   const Status status = flags.ok() ? Generate(*flags) : flags.status();
-  if (status.ok()) return 0;
-  std::cerr << "duet generate: " << absl::StatusCodeToString(status.code()) << ": "
-            << status.message() << "\n";
-  return absl::IsInvalidArgument(status) && !flags.ok() ? 2 : 1;
+  return status.ok() ? 0 : tools::ReportError("generate", status, !flags.ok());
 }
 
 }  // namespace duet::client

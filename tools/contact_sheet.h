@@ -7,7 +7,7 @@
 
 #include "common/status.h"
 
-namespace duet::client {
+namespace duet::tools {
 
 struct SheetEntry {
   std::string png;    // the draft, PNG or JPEG bytes
@@ -19,4 +19,4 @@ struct SheetEntry {
 // an entry does not decode or there are none. Thread-safe.
 StatusOr<std::string> MakeContactSheet(const std::vector<SheetEntry>& entries, int thumb = 128);
 
-}  // namespace duet::client
+}  // namespace duet::tools

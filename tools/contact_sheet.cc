@@ -1,13 +1,13 @@
-// Implementation of tools/client/contact_sheet.h. Digits come from a 3x5 bitmap font, drawn at
+// Implementation of tools/contact_sheet.h. Digits come from a 3x5 bitmap font, drawn at
 // twice the size so they stay legible next to 128-pixel thumbnails.
-#include "tools/client/contact_sheet.h"
+#include "tools/contact_sheet.h"
 
 #include <cmath>
 
 #include "vision/image_io.h"
 #include "vision/png_codec.h"
 
-namespace duet::client {
+namespace duet::tools {
 namespace {
 
 constexpr int kGlyphWidth = 3, kGlyphHeight = 5, kScale = 2, kPad = 4;
@@ -80,4 +80,4 @@ StatusOr<std::string> MakeContactSheet(const std::vector<SheetEntry>& entries, i
   return vision::EncodePng(sheet, {{"seeds", seeds}});
 }
 
-}  // namespace duet::client
+}  // namespace duet::tools
