@@ -13,9 +13,9 @@ namespace duet::fusion {
 namespace {
 
 // The shipped model's widths (d 256, MLP 1024, text 128, 1000 codes, 4096 pieces): oneDNN's
-// bf16 matmuls are row-invariant at these for every row count, but not at every width (at
-// d_model 64 and 128 some row counts change a row's result), and these tests would report that
-// as the engine's fault. A small grid and prefix keep them fast.
+// bf16 matmuls are row-invariant at these for every row count tested, but not at every width
+// (at d_model 64 some row counts change a row's result), and these tests would report that as
+// the engine's fault. A small grid and prefix keep them fast.
 TransformerConfig SmallConfig() {
   TransformerConfig c;
   c.d_model = 256;
