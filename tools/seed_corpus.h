@@ -1,5 +1,5 @@
-// A small built-in bilingual (English/Korean) caption corpus, so `duet init-model` can train a
-// tokenizer without any data files. A trained model brings its own tokenizer instead.
+// The built-in bilingual (English/Korean) caption corpus, assets/corpus/seed_captions.txt, so
+// `duet init-model` can train a tokenizer without data files. A trained model brings its own.
 #pragma once
 
 #include <string>

@@ -18,7 +18,6 @@
 namespace duet::services {
 namespace {
 
-constexpr int kReconnectBackoffMinMs = 100;
 constexpr std::chrono::milliseconds kDrainPoll(5);
 
 // Counts the server's calls from start to end (one interceptor lives as long as its call) and
@@ -75,7 +74,6 @@ class CallCounterFactory final : public grpc::experimental::ServerInterceptorFac
  private:
   std::atomic<int64_t>* calls_;
 };
-constexpr int kReconnectBackoffMaxMs = 1000;
 
 std::string ConnectAddress(const std::string& listen, int port) {
   const size_t colon = listen.rfind(':');
@@ -155,24 +153,6 @@ int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
   runner.Shutdown(drain);
   DUET_LOG(INFO) << "drained, exiting";
   return 0;
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_message_bytes,
-                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(max_message_bytes);
-  args.SetMaxSendMessageSize(max_message_bytes);
-  args.SetLoadBalancingPolicyName("round_robin");
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMaxMs);
-  std::string resolved = target;
-  if (target.find(',') != std::string::npos && target.find(':') != std::string::npos &&
-      target.find("://") == std::string::npos && target.rfind("ipv", 0) != 0) {
-    resolved = "ipv4:" + target;
-  }
-  return grpc::CreateCustomChannel(
-      resolved, credentials ? credentials : grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace duet::services

@@ -12,10 +12,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/status.h"
+#include "services/common/channel.h"
 
 namespace duet::services {
-
-inline constexpr int kDefaultMaxMessageBytes = 64 << 20;  // 64 MiB, both directions
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";               // host:port; port 0 picks a free one
@@ -66,13 +65,5 @@ class ServerRunner {
 // process exit code.
 int ServeUntilSignal(ServerRunner& runner, std::chrono::milliseconds drain,
                      const std::function<void()>& before_drain = nullptr);
-
-// A client channel with explicit message limits, round_robin over every address the target
-// resolves to, and a short reconnect backoff so a restarted backend is found again quickly.
-// "a:1,b:2" (several replicas without a scheme) becomes "ipv4:a:1,b:2".
-// `credentials` null means plaintext.
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& target, int max_message_bytes = kDefaultMaxMessageBytes,
-    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 }  // namespace duet::services

@@ -3,7 +3,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/file.h"
-#include "services/common/server_runner.h"
+#include "services/common/channel.h"
 #include "services/common/tls.h"
 
 namespace duet::client {

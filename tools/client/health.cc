@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "services/common/server_runner.h"
+#include "services/common/channel.h"
 
 namespace duet::client {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "services/common/server_runner.h"
+#include "services/common/channel.h"
 #include "services/common/tls.h"
 #include "tools/client/client.h"
 #include "tools/client/health.h"

@@ -5,7 +5,7 @@
 
 #include "common/file.h"
 #include "duet/v1/gateway.grpc.pb.h"
-#include "services/common/server_runner.h"
+#include "services/common/channel.h"
 #include "tools/caption_output.h"
 #include "tools/client/client.h"
 #include "tools/client/gateway_connection.h"

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "duet/v1/gateway.grpc.pb.h"
-#include "services/common/server_runner.h"
+#include "services/common/channel.h"
 #include "tools/client/gateway_connection.h"
 #include "tools/client/client.h"
 #include "tools/draft_output.h"
