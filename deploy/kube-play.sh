@@ -2,7 +2,8 @@
 # Runs deploy/kubernetes.yaml on this machine with `podman kube play` and checks it as a cluster
 # would: every pod starts, every server passes the gRPC health check its probes make, one
 # generate and one caption go through the gateway, the metrics endpoints answer, and every
-# server exits 0 when its pod is stopped (SIGTERM, drain). Builds the image first if needed.
+# server exits 0 when its pod is stopped (SIGTERM, drain). Builds the image from this checkout
+# first (incremental).
 # --gpu-node plays the transformer from deploy/kubernetes-gpu.yaml instead (the GPU node image;
 # on a machine without a GPU its --device=cuda becomes auto, so it runs on the CPU).
 # Drafts, logs and metrics land in out/kube-play/. Usage: deploy/kube-play.sh [--gpu-node]
@@ -16,9 +17,9 @@ case "${1:-}" in
   *) echo "kube-play: unknown argument '$1'" >&2; exit 2 ;;
 esac
 bash scripts/setup.sh podman runc
-podman image exists localhost/duet:latest || bash deploy/build-image.sh
-[ $gpu_node = 0 ] || podman image exists localhost/duet-gpu:latest ||
-  bash deploy/build-image.sh --gpu-node
+# Always from this checkout: the build is incremental, and a stale image would test old code.
+bash deploy/build-image.sh
+[ $gpu_node = 0 ] || bash deploy/build-image.sh --gpu-node
 out=out/kube-play
 rm -rf "$out" && mkdir -p "$out"
 work=$(mktemp -d)
