@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "language/text_encoder.h"
+#include "language/text_encoder_config.h"
 
 namespace duet::language {
 namespace {

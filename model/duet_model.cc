@@ -1,4 +1,4 @@
-// Implementation of model/duet_model.h: the text -> codes -> PNG and image -> codes -> text paths.
+// Implementation of model/duet_model.h: loading and saving; both paths run the draft pipeline.
 #include "model/duet_model.h"
 
 #include <algorithm>
@@ -6,19 +6,10 @@
 
 #include "common/file.h"
 #include "common/tensor_io.h"
-#include "model/png_metadata.h"
+#include "model/local_parts.h"
 #include "model/transformer_model.h"
-#include "vision/png_codec.h"
 
 namespace duet::model {
-namespace {
-
-// Rows decoded together; bounds KV-cache memory for large draft counts. Rows never interact,
-// so chunking does not change any draft.
-constexpr int kGenerationChunk = 64;
-
-}  // namespace
-
 DuetModel::DuetModel(ModelConfig config, std::unique_ptr<TextPipeline> text,
                      std::unique_ptr<ImagePipeline> image, fusion::MultimodalTransformer transformer)
     : config_(std::move(config)),
@@ -77,75 +68,20 @@ Status DuetModel::Save(const std::string& dir) const {
 StatusOr<std::vector<Draft>> DuetModel::GenerateImages(const std::string& prompt,
                                                        const GenerateOptions& options,
                                                        const fusion::ProgressFn& progress) {
-  DUET_RETURN_IF_ERROR(CheckRange("count", options.count, 1, kMaxDrafts));
-  DUET_RETURN_IF_ERROR(fusion::ValidateSampling(options.sampling, config_.transformer.image_codebook));
-  DUET_RETURN_IF_ERROR(CheckPromptForMetadata(prompt));  // before any work
-  StatusOr<EncodedTexts> encoded = text_->Encode({prompt});
-  if (!encoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt: ", encoded.status().message()));
-  }
-  const int64_t steps = config_.transformer.image_tokens();
-  const int64_t chunks = (options.count + kGenerationChunk - 1) / kGenerationChunk;
-  std::vector<torch::Tensor> grids;
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const int64_t first = chunk * kGenerationChunk;
-    const int64_t rows = std::min<int64_t>(kGenerationChunk, options.count - first);
-    std::vector<uint64_t> seeds;
-    for (int64_t i = 0; i < rows; ++i) seeds.push_back(options.sampling.seed + first + i);
-    const fusion::ProgressFn chunk_progress = [&](int64_t done, int64_t) {
-      return !progress || progress(chunk * steps + done, chunks * steps);
-    };
-    DUET_ASSIGN_OR_RETURN(
-        torch::Tensor codes,
-        fusion::GenerateImageCodes(transformer_, encoded->embeddings.expand({rows, -1, -1}),
-                                   encoded->lengths.expand({rows}), seeds, options.sampling,
-                                   chunk_progress));
-    grids.push_back(codes);
-  }
-  const torch::Tensor codes = torch::cat(grids);
-  DUET_ASSIGN_OR_RETURN(std::vector<vision::Image> images, image_->DecodeCodes(codes));
-  std::vector<double> scores(options.count, 0.0);
-  if (options.rerank) {
-    DUET_ASSIGN_OR_RETURN(auto prompt_ids,
-                          text_->Tokenize({prompt}, config_.transformer.max_caption_len - 1));
-    std::vector<std::vector<int64_t>> captions(options.count, prompt_ids[0]);
-    DUET_ASSIGN_OR_RETURN(scores,
-                          fusion::ScoreText(transformer_, codes.view({options.count, -1}), captions));
-  }
-  std::vector<Draft> drafts(options.count);
-  for (int i = 0; i < options.count; ++i) {
-    Draft& draft = drafts[i];
-    draft.index = i;
-    draft.seed = options.sampling.seed + i;
-    draft.score = scores[i];
-    DUET_ASSIGN_OR_RETURN(draft.png, vision::EncodePng(images[i], DraftMetadata(
-        prompt, draft.seed, options.sampling, config_.name, options.rerank, draft.score)));
-  }
-  if (options.rerank) {
-    std::stable_sort(drafts.begin(), drafts.end(),
-                     [](const Draft& a, const Draft& b) { return a.score > b.score; });
-  }
+  LocalParts parts(*this);
+  std::vector<Draft> drafts;
+  DUET_RETURN_IF_ERROR(pipeline::GenerateDrafts(parts, config_, prompt, options, progress,
+                                                [&](Draft draft) {
+                                                  drafts.push_back(std::move(draft));
+                                                  return absl::OkStatus();
+                                                }));
   return drafts;
 }
 
 StatusOr<std::vector<CaptionResult>> DuetModel::Caption(const std::vector<std::string>& images,
                                                         const fusion::SamplingParams& sampling) {
-  if (images.empty()) return absl::InvalidArgumentError("images must not be empty");
-  DUET_ASSIGN_OR_RETURN(std::vector<vision::Image> decoded, image_->DecodeBytes(images));
-  DUET_ASSIGN_OR_RETURN(torch::Tensor codes, image_->EncodeImages(decoded));
-  const int64_t B = codes.size(0);
-  std::vector<uint64_t> seeds;
-  for (int64_t i = 0; i < B; ++i) seeds.push_back(sampling.seed + i);
-  const torch::Tensor flat = codes.view({B, -1});
-  DUET_ASSIGN_OR_RETURN(auto ids, fusion::GenerateText(transformer_, flat, seeds, sampling,
-                                                       config_.transformer.max_caption_len - 1));
-  DUET_ASSIGN_OR_RETURN(std::vector<double> scores, fusion::ScoreText(transformer_, flat, ids));
-  std::vector<CaptionResult> out(B);
-  for (int64_t b = 0; b < B; ++b) {
-    DUET_ASSIGN_OR_RETURN(out[b].text, text_->Detokenize(ids[b]));
-    out[b].score = scores[b];
-  }
-  return out;
+  LocalParts parts(*this);
+  return pipeline::CaptionImages(parts, config_, images, sampling);
 }
 
 }  // namespace duet::model

@@ -12,27 +12,16 @@
 #include "model/image_pipeline.h"
 #include "model/model_config.h"
 #include "model/text_pipeline.h"
+#include "pipeline/draft_pipeline.h"
 
 namespace duet::model {
 
-struct GenerateOptions {
-  int count = 1;                    // drafts, in [1, kMaxDrafts]
-  fusion::SamplingParams sampling;  // draft i uses sampling.seed + i
-  bool rerank = false;              // order drafts by log p(prompt | draft), best first
-};
-inline constexpr int kMaxDrafts = 256;
-
-struct Draft {
-  int index = 0;       // position in the request (seed = sampling.seed + index)
-  uint64_t seed = 0;
-  double score = 0;    // log p(prompt | image); computed when reranking, else 0
-  std::string png;     // PNG bytes with metadata (see png_metadata.h)
-};
-
-struct CaptionResult {
-  std::string text;
-  double score = 0;  // log p(caption | image)
-};
+// The pipeline's request and result types (pipeline/draft_pipeline.h), under the names the
+// in-process API has always used.
+using GenerateOptions = pipeline::DraftOptions;
+using Draft = pipeline::Draft;
+using CaptionResult = pipeline::Caption;
+using pipeline::kMaxDrafts;
 
 // Not thread-safe: one call at a time (generation holds per-call KV caches, but the
 // transformer is shared). Wrap in a mutex or use the services for concurrency.
@@ -49,11 +38,13 @@ class DuetModel {
   // Writes config.json, tokenizer.model and model.safetensors into `dir` (created if needed).
   Status Save(const std::string& dir) const;
 
-  // Generates options.count drafts for one prompt; progress reports decoding steps.
+  // Generates options.count drafts for one prompt through the draft pipeline, in its output order;
+  // progress reports decoding steps.
   StatusOr<std::vector<Draft>> GenerateImages(const std::string& prompt,
                                               const GenerateOptions& options,
                                               const fusion::ProgressFn& progress = nullptr);
-  // One caption per image (PNG or JPEG bytes), greedy unless sampling says otherwise.
+  // One caption per image (PNG or JPEG bytes), greedy unless sampling says otherwise; the
+  // pipeline's CaptionImages.
   StatusOr<std::vector<CaptionResult>> Caption(const std::vector<std::string>& images,
                                                const fusion::SamplingParams& sampling);
 

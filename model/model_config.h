@@ -6,11 +6,11 @@
 #include <string>
 
 #include "common/status.h"
-#include "fusion/sampler.h"
+#include "fusion/sampling.h"
 #include "fusion/transformer_config.h"
-#include "language/text_encoder.h"
+#include "language/text_encoder_config.h"
 #include "nlohmann/json.hpp"
-#include "vision/image_tokenizer.h"
+#include "vision/image_tokenizer_config.h"
 
 namespace duet::model {
 

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "vision/image_tokenizer.h"
+#include "vision/image_tokenizer_config.h"
 
 namespace duet::vision {
 namespace {

@@ -1,5 +1,5 @@
-// Conversions between wire messages (duet.v1.Tensor, Sampling) and engine values, with the
-// validation a server needs before any tensor reaches the model.
+// Conversions between wire tensors (duet.v1.Tensor) and LibTorch tensors, with the validation a
+// model server needs before any tensor reaches the model; plain values are in wire_values.h.
 #pragma once
 
 #include <string>
@@ -9,18 +9,9 @@
 
 #include "common/status.h"
 #include "duet/v1/common.pb.h"
-#include "fusion/sampler.h"
+#include "services/common/wire_values.h"
 
 namespace duet::services {
-
-// What a tensor field must look like. A dimension of -1 accepts any size in [min_dim, max_dim].
-struct TensorSpec {
-  const char* field = "tensor";        // named in errors
-  v1::DType dtype = v1::DTYPE_FLOAT32;
-  std::vector<int64_t> shape;          // expected sizes; -1 = free within [min_dim, max_dim]
-  int64_t min_dim = 1;
-  int64_t max_dim = 1 << 20;
-};
 
 // Checks dtype, rank, sizes and byte count against `spec` and copies the data into a new CPU
 // tensor (float32 or int64). InvalidArgument naming spec.field and the limit. Thread-safe.
@@ -29,11 +20,6 @@ StatusOr<torch::Tensor> TensorFromProto(const v1::Tensor& proto, const TensorSpe
 // Writes a float32 or int64 tensor (any device; converted to contiguous CPU) into `proto`.
 // InvalidArgument for other dtypes.
 Status TensorToProto(const torch::Tensor& tensor, v1::Tensor* proto);
-
-// The wire sampling settings, unset fields taken from `defaults` (seed excepted). Does not validate.
-fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto,
-                                         const fusion::SamplingParams& defaults);
-void SamplingToProto(const fusion::SamplingParams& params, v1::Sampling* proto);
 
 // InvalidArgument unless every value of a float tensor is finite.
 Status CheckFinite(const torch::Tensor& tensor, const char* field);

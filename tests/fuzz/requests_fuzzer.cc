@@ -9,7 +9,7 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "model/png_metadata.h"
+#include "pipeline/png_metadata.h"
 #include "services/common/server_runner.h"
 #include "services/gateway/caption_stream.h"
 #include "services/gateway/orchestrator.h"
@@ -66,7 +66,7 @@ Status GenerateImages(const v1::GenerateImagesRequest& request) {
   DUET_RETURN_IF_ERROR(orchestrator->ValidateGenerate(request));
   // A prompt that passed must also fit every draft's PNG metadata, written after generation.
   const fusion::SamplingParams sampling = config->sampling.Params(request.seed());
-  Require(CheckMetadata(model::DraftMetadata(request.prompt(), request.seed(), sampling,
+  Require(CheckMetadata(pipeline::DraftMetadata(request.prompt(), request.seed(), sampling,
                                              config->name, request.rerank(), 0.0))
               .ok());
   return absl::OkStatus();

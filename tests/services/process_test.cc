@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -26,11 +27,10 @@ namespace {
 using client::ChildProcess;
 using std::chrono::milliseconds;
 
-// The GPU node build has no OpenCV, libpng or SentencePiece: duet-transformer must not need them,
-// in this build too. readelf lists the shared libraries the binary asks the loader for.
-TEST(ProcessTest, TransformerBinaryNeedsNoImageOrTextLibraries) {
-  auto [code, dynamic] = RunCommand({"readelf", "-d", Bin("duet-transformer")});
-  ASSERT_EQ(code, 0) << dynamic;
+// The shared libraries a binary asks the loader for (readelf -d), by name.
+std::vector<std::string> NeededLibraries(const std::string& binary) {
+  auto [code, dynamic] = RunCommand({"readelf", "-d", Bin(binary)});
+  EXPECT_EQ(code, 0) << dynamic;
   std::vector<std::string> needed;
   std::istringstream lines(dynamic);
   for (std::string line; std::getline(lines, line);) {
@@ -40,13 +40,33 @@ TEST(ProcessTest, TransformerBinaryNeedsNoImageOrTextLibraries) {
       needed.push_back(line.substr(lib + 1, line.find(']') - lib - 1));
     }
   }
-  ASSERT_NE(std::find_if(needed.begin(), needed.end(),
-                         [](const std::string& n) { return n.rfind("libtorch", 0) == 0; }),
-            needed.end())
-      << dynamic;  // the listing was read: the binary does need LibTorch
+  return needed;
+}
+
+bool Needs(const std::vector<std::string>& needed, const std::string& prefix) {
+  return std::any_of(needed.begin(), needed.end(),
+                     [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+}
+
+// The GPU node build has no OpenCV, libpng or SentencePiece: duet-transformer must not need them,
+// in this build too.
+TEST(ProcessTest, TransformerBinaryNeedsNoImageOrTextLibraries) {
+  const std::vector<std::string> needed = NeededLibraries("duet-transformer");
+  ASSERT_TRUE(Needs(needed, "libtorch")) << "the listing was read: the binary needs LibTorch";
   for (const std::string& lib : needed) {
     for (const char* banned : {"opencv", "png", "jpeg", "sentencepiece"}) {
       EXPECT_EQ(lib.find(banned), std::string::npos) << "duet-transformer needs " << lib;
+    }
+  }
+}
+
+// The gateway runs the draft pipeline over the backends and holds no tensors or pixels.
+TEST(ProcessTest, GatewayBinaryNeedsNeitherTorchNorImageLibraries) {
+  const std::vector<std::string> needed = NeededLibraries("duet-gateway");
+  ASSERT_TRUE(Needs(needed, "libgrpc++")) << "the listing was read: the binary needs gRPC";
+  for (const std::string& lib : needed) {
+    for (const char* banned : {"torch", "c10", "opencv", "png", "jpeg", "sentencepiece", "gomp"}) {
+      EXPECT_EQ(lib.find(banned), std::string::npos) << "duet-gateway needs " << lib;
     }
   }
 }

@@ -1,10 +1,10 @@
-// Implementation of model/png_metadata.h.
-#include "model/png_metadata.h"
+// Implementation of pipeline/png_metadata.h.
+#include "pipeline/png_metadata.h"
 
 #include "absl/strings/str_cat.h"
 #include "vision/png_text.h"
 
-namespace duet::model {
+namespace duet::pipeline {
 
 PngText DraftMetadata(const std::string& prompt, uint64_t seed,
                       const fusion::SamplingParams& sampling, const std::string& model_name,
@@ -33,4 +33,4 @@ Status CheckPromptForMetadata(const std::string& prompt) {
   return absl::InvalidArgumentError(absl::StrCat("prompt has a NUL byte at offset ", nul));
 }
 
-}  // namespace duet::model
+}  // namespace duet::pipeline

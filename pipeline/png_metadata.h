@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "fusion/sampler.h"
+#include "fusion/sampling.h"
 
-namespace duet::model {
+namespace duet::pipeline {
 
 using PngText = std::vector<std::pair<std::string, std::string>>;
 
@@ -23,4 +23,4 @@ PngText DraftMetadata(const std::string& prompt, uint64_t seed,
 // ("prompt has a NUL byte at offset N") so callers refuse it before any work.
 Status CheckPromptForMetadata(const std::string& prompt);
 
-}  // namespace duet::model
+}  // namespace duet::pipeline

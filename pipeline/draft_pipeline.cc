@@ -1,0 +1,140 @@
+// Implementation of pipeline/draft_pipeline.h.
+#include "pipeline/draft_pipeline.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "language/utf8.h"
+
+namespace duet::pipeline {
+
+CodeGrids CodeGrids::Select(const std::vector<int>& rows) const {
+  CodeGrids out{static_cast<int64_t>(rows.size()), grid, {}};
+  out.codes.reserve(rows.size() * cells());
+  for (int row : rows) {
+    const auto first = codes.begin() + row * cells();
+    out.codes.insert(out.codes.end(), first, first + cells());
+  }
+  return out;
+}
+
+Status CodeGrids::Check(const char* source) const {
+  if (count >= 0 && grid >= 0 && static_cast<int64_t>(codes.size()) == count * cells()) {
+    return absl::OkStatus();
+  }
+  return absl::InternalError(absl::StrCat(source, " returned ", codes.size(), " codes for ",
+                                          count, " grids of ", grid, "x", grid));
+}
+
+Status ValidateDrafts(const model::ModelConfig& config, const std::string& prompt,
+                      const DraftOptions& options) {
+  if (prompt.empty()) return absl::InvalidArgumentError("prompt must not be empty");
+  if (prompt.size() > kMaxPromptBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt is ", prompt.size(),
+                                                   " bytes, the limit is ", kMaxPromptBytes));
+  }
+  if (Status utf8 = language::ValidateUtf8(prompt); !utf8.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt: ", utf8.message()));
+  }
+  DUET_RETURN_IF_ERROR(CheckPromptForMetadata(prompt));
+  DUET_RETURN_IF_ERROR(CheckRange("count", options.count, 1, kMaxDrafts));
+  return fusion::ValidateSampling(options.sampling, config.transformer.image_codebook);
+}
+
+namespace {
+
+// PNGs for the drafts at `order`, kDecodeChunk at a time, handed to `draft` as they are made.
+Status DecodeInOrder(Parts& parts, const model::ModelConfig& config, const std::string& prompt,
+                     const DraftOptions& options, const CodeGrids& codes,
+                     const std::vector<int>& order, const std::vector<double>& scores,
+                     const std::function<Status(Draft)>& draft) {
+  for (size_t first = 0; first < order.size(); first += kDecodeChunk) {
+    const std::vector<int> chunk(order.begin() + first,
+                                 order.begin() + std::min(order.size(), first + kDecodeChunk));
+    std::vector<PngText> metadata;
+    for (int index : chunk) {
+      metadata.push_back(DraftMetadata(prompt, options.sampling.seed + index, options.sampling,
+                                       config.name, options.rerank, scores[index]));
+    }
+    DUET_ASSIGN_OR_RETURN(std::vector<std::string> pngs,
+                          parts.DecodePngs(codes.Select(chunk), metadata));
+    if (pngs.size() != chunk.size()) {
+      return absl::InternalError(absl::StrCat("the image codec returned ", pngs.size(),
+                                              " images for ", chunk.size(), " grids"));
+    }
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      const int index = chunk[i];
+      DUET_RETURN_IF_ERROR(
+          draft({index, options.sampling.seed + index, scores[index], std::move(pngs[i])}));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Status GenerateDrafts(Parts& parts, const model::ModelConfig& config, const std::string& prompt,
+                      const DraftOptions& options, const ProgressFn& progress,
+                      const std::function<Status(Draft)>& draft) {
+  DUET_RETURN_IF_ERROR(ValidateDrafts(config, prompt, options));
+  DUET_ASSIGN_OR_RETURN(const EncodedPrompt encoded, parts.EncodePrompt(prompt));
+  DUET_ASSIGN_OR_RETURN(const CodeGrids codes,
+                        parts.GenerateCodes(encoded, options.count, options.sampling, progress));
+  DUET_RETURN_IF_ERROR(codes.Check("the transformer"));
+  if (codes.count != options.count || codes.grid != config.transformer.image_grid) {
+    return absl::InternalError(absl::StrCat("the transformer returned ", codes.count, " grids of ",
+                                            codes.grid, "x", codes.grid));
+  }
+  std::vector<int> order(options.count);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<double> scores(options.count, 0.0);
+  if (options.rerank) {
+    // Scoring reads the prompt as a caption, so it is cut to the caption length.
+    std::vector<int64_t> ids = encoded.ids;
+    ids.resize(std::min<size_t>(ids.size(), config.transformer.max_caption_len - 1));
+    DUET_ASSIGN_OR_RETURN(scores, parts.ScoreText(codes, {order.size(), ids}));
+    if (scores.size() != order.size()) {
+      return absl::InternalError(absl::StrCat("the transformer returned ", scores.size(),
+                                              " scores for ", order.size(), " drafts"));
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return scores[a] > scores[b]; });
+  }
+  return DecodeInOrder(parts, config, prompt, options, codes, order, scores, draft);
+}
+
+StatusOr<std::vector<Caption>> CaptionImages(Parts& parts, const model::ModelConfig& config,
+                                             const std::vector<std::string>& images,
+                                             const fusion::SamplingParams& sampling) {
+  if (images.empty()) return absl::InvalidArgumentError("images must not be empty");
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (images[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("image ", i, " must not be empty"));
+    }
+  }
+  DUET_RETURN_IF_ERROR(fusion::ValidateSampling(sampling, config.transformer.text_vocab));
+  DUET_ASSIGN_OR_RETURN(const CodeGrids codes, parts.EncodeImages(images));
+  DUET_RETURN_IF_ERROR(codes.Check("the image codec"));
+  if (codes.count != static_cast<int64_t>(images.size())) {
+    return absl::InternalError(absl::StrCat("the image codec returned ", codes.count,
+                                            " grids for ", images.size(), " images"));
+  }
+  // max_caption_len - 1 leaves room for the EOS that scoring appends.
+  DUET_ASSIGN_OR_RETURN(const auto ids, parts.GenerateCaptions(
+                                            codes, sampling, config.transformer.max_caption_len - 1));
+  if (ids.size() != images.size()) {
+    return absl::InternalError(absl::StrCat("the transformer returned ", ids.size(),
+                                            " captions for ", images.size(), " images"));
+  }
+  DUET_ASSIGN_OR_RETURN(const std::vector<double> scores, parts.ScoreText(codes, ids));
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> texts, parts.Detokenize(ids));
+  if (scores.size() != ids.size() || texts.size() != ids.size()) {
+    return absl::InternalError(absl::StrCat("got ", scores.size(), " scores and ", texts.size(),
+                                            " texts for ", ids.size(), " captions"));
+  }
+  std::vector<Caption> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) out[i] = {texts[i], scores[i]};
+  return out;
+}
+
+}  // namespace duet::pipeline
