@@ -2,12 +2,12 @@
 // as through a gateway (tools/caption_output.h).
 #include <cstdio>
 
+#include "common/dtype_flag.h"
 #include "common/file.h"
 #include "model/duet_model.h"
 #include "tools/caption_output.h"
+#include "tools/command.h"
 #include "tools/commands.h"
-#include "tools/dtype_flag.h"
-#include "tools/flags.h"
 
 namespace duet::tools {
 namespace {
@@ -37,7 +37,6 @@ StatusOr<model::CaptionResult> CaptionFile(model::DuetModel& engine, const std::
 Status Caption(const Flags& flags, int* exit_code) {
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, CaptionInputs(flags));
   DUET_ASSIGN_OR_RETURN(CaptionPrinter printer, CaptionPrinter::Make(flags));
-  if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
   fusion::SamplingParams sampling;
   DUET_ASSIGN_OR_RETURN(const double temperature, flags.GetDouble("temperature", 0, 10));
   sampling.temperature = static_cast<float>(temperature);
@@ -60,16 +59,14 @@ Status Caption(const Flags& flags, int* exit_code) {
 }  // namespace
 
 int RunCaption(int argc, char** argv) {
-  StatusOr<Flags> flags = Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(FlagsHelp("caption", "--model DIR (IMAGE... | --dir DIR) [--format jsonl|tsv]",
-                         "Captions PNG/JPEG images: caption and log p(caption | image) each.",
-                         Specs()).c_str(), stdout);
-    return 0;
-  }
-  int exit_code = 0;
-  const Status status = flags.ok() ? Caption(*flags, &exit_code) : flags.status();
-  return status.ok() ? exit_code : ReportError("caption", status, !flags.ok());
+  return RunCommand({"caption", "--model DIR (IMAGE... | --dir DIR) [--format jsonl|tsv]",
+                     "Captions PNG/JPEG images: caption and log p(caption | image) each.",
+                     Specs(), {"model"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      int exit_code = 0;
+                      DUET_RETURN_IF_ERROR(Caption(flags, &exit_code));
+                      return exit_code;
+                    });
 }
 
 }  // namespace duet::tools

@@ -20,7 +20,7 @@ void PrintJson(const nlohmann::json& line) {
 }  // namespace
 
 std::vector<FlagSpec> CaptionOutputFlagSpecs() {
-  return {{"dir", "d", "also caption every file in this directory (sorted by name)", ""},
+  return {{"dir", "", "also caption every file in this directory (sorted by name)", ""},
           {"format", "", "output: jsonl (a JSON object per line) or tsv", "jsonl"}};
 }
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/flags.h"
 #include "common/status.h"
-#include "tools/flags.h"
 
 namespace duet::tools {
 

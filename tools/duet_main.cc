@@ -6,7 +6,6 @@
 #include "model/torch_threads.h"
 #include "tools/client/client.h"
 #include "tools/commands.h"
-#include "training/commands.h"
 
 namespace {
 
@@ -41,9 +40,9 @@ constexpr Command kCommands[] = {
     {"caption", Caption, "caption images (--model DIR in process, --server ADDR remote)"},
     {"up", duet::client::RunUp, "start the four servers on loopback for a model"},
     {"health", duet::client::RunHealth, "exit 0 when a server answers SERVING (--server ADDR)"},
-    {"data", duet::training::RunData, "build training shards (duet data emoji --sources DIR -o DIR)"},
-    {"train", duet::training::RunTrain, "train the tokenizer, image tokenizer and joint model"},
-    {"eval", duet::training::RunEval, "evaluate a model on a dataset (JSON + markdown report)"},
+    {"data", duet::tools::RunData, "build training shards (duet data emoji --sources DIR -o DIR)"},
+    {"train", duet::tools::RunTrain, "train the tokenizer, image tokenizer and joint model"},
+    {"eval", duet::tools::RunEval, "evaluate a model on a dataset (JSON + markdown report)"},
     {"init-model", duet::tools::RunInitModel, "write a randomly initialised model directory"},
 };
 

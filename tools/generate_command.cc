@@ -2,11 +2,11 @@
 // In process with --model; through the gateway with --server (see tools/client/).
 #include <cstdio>
 
+#include "common/dtype_flag.h"
 #include "model/duet_model.h"
+#include "tools/command.h"
 #include "tools/commands.h"
 #include "tools/draft_output.h"
-#include "tools/dtype_flag.h"
-#include "tools/flags.h"
 #include "tools/generate_flags.h"
 #include "tools/progress.h"
 
@@ -27,7 +27,6 @@ Status Generate(const Flags& flags) {
     return absl::InvalidArgumentError("expected exactly one prompt, got " +
                                       std::to_string(flags.positional().size()));
   }
-  if (flags.Get("model").empty()) return absl::InvalidArgumentError("--model is required");
   DUET_ASSIGN_OR_RETURN(const GenerateFlags request, ReadGenerateFlags(flags));  // before loading
   DUET_ASSIGN_OR_RETURN(DraftWriter writer, DraftWriter::Open(flags.Get("out")));
   DUET_ASSIGN_OR_RETURN(const torch::ScalarType dtype, ReadDtype(flags, "duet generate"));
@@ -51,15 +50,13 @@ Status Generate(const Flags& flags) {
 }  // namespace
 
 int RunGenerate(int argc, char** argv) {
-  StatusOr<Flags> flags = Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(FlagsHelp("generate", "--model DIR [flags] \"prompt\"",
-                         "Generates image drafts for a prompt and writes them as PNG files.",
-                         Specs()).c_str(), stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? Generate(*flags) : flags.status();
-  return status.ok() ? 0 : ReportError("generate", status, !flags.ok());
+  return RunCommand({"generate", "--model DIR [flags] \"prompt\"",
+                     "Generates image drafts for a prompt and writes them as PNG files.", Specs(),
+                     {"model"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      DUET_RETURN_IF_ERROR(Generate(flags));
+                      return 0;
+                    });
 }
 
 }  // namespace duet::tools

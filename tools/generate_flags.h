@@ -4,8 +4,8 @@
 
 #include <vector>
 
+#include "common/flags.h"
 #include "model/duet_model.h"
-#include "tools/flags.h"
 
 namespace duet::tools {
 

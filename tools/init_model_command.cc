@@ -5,8 +5,8 @@
 
 #include "common/file.h"
 #include "model/duet_model.h"
+#include "tools/command.h"
 #include "tools/commands.h"
-#include "tools/flags.h"
 #include "tools/seed_corpus.h"
 
 namespace duet::tools {
@@ -35,8 +35,6 @@ StatusOr<std::vector<std::string>> ReadCorpus(const std::string& path) {
 }
 
 Status InitModel(const Flags& flags) {
-  if (flags.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
-  if (flags.Get("out").empty()) return absl::InvalidArgumentError("--out is required");
   DUET_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(flags.Get("config")));
   if (json.is_object() && json.contains("transformer")) {
     // Shared sizes always come from the text encoder and image tokenizer.
@@ -64,19 +62,12 @@ Status InitModel(const Flags& flags) {
 }  // namespace
 
 int RunInitModel(int argc, char** argv) {
-  StatusOr<Flags> flags = Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(FlagsHelp("init-model", "--config FILE -o DIR",
-                         "Writes a randomly initialised model directory.", Specs()).c_str(),
-               stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? InitModel(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet init-model: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunCommand({"init-model", "--config FILE -o DIR",
+                     "Writes a randomly initialised model directory.", Specs(), {"config", "out"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      DUET_RETURN_IF_ERROR(InitModel(flags));
+                      return 0;
+                    });
 }
 
 }  // namespace duet::tools

@@ -11,8 +11,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/flags.h"
 #include "duet/v1/gateway.grpc.pb.h"
-#include "tools/flags.h"
 
 namespace {
 
@@ -82,13 +82,13 @@ void ClosedLoop(duet::v1::Duet::Stub& stub, const std::string& prompt, int clien
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<duet::tools::FlagSpec> specs = {
+  const std::vector<duet::FlagSpec> specs = {
       {"target", "", "gateway address host:port", ""},
       {"prompt", "", "the prompt of every call", "jack-o-lantern"},
       {"count", "", "one-draft calls in the arrival run", "32"},
       {"gaps", "", "comma-separated gaps between arrivals, ms", "50,100"},
   };
-  auto flags = duet::tools::Flags::Parse(specs, argc, argv, 1);
+  auto flags = duet::Flags::Parse(specs, argc, argv, 1);
   if (!flags.ok() || flags->Get("target").empty()) {
     std::fprintf(stderr, "usage: arrivals --target HOST:PORT [--count N] [--gaps 50,100]\n");
     return 2;

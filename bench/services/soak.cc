@@ -11,8 +11,8 @@
 
 #include "bench/services/soak_client.h"
 #include "bench/services/soak_rss.h"
+#include "common/flags.h"
 #include "duet/v1/transformer.grpc.pb.h"
-#include "tools/flags.h"
 
 namespace duet::bench {
 namespace {
@@ -21,8 +21,8 @@ constexpr auto kTick = std::chrono::milliseconds(200);  // the main thread's clo
 constexpr int kBusyBackoffMs = 200;                     // after RESOURCE_EXHAUSTED, up to this
 constexpr auto kDrainWait = std::chrono::seconds(10);   // for the transformer to go idle
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"target", "", "gateway address (host:port)", "127.0.0.1:50050"},
       {"clients", "", "client threads, one channel each", "32"},
       {"seconds", "", "load time in all, warm-up included", "600"},
@@ -48,7 +48,7 @@ struct Config {
   std::set<std::string> scenarios;
 };
 
-StatusOr<Config> ReadConfig(const tools::Flags& flags) {
+StatusOr<Config> ReadConfig(const Flags& flags) {
   Config c;
   c.target = flags.Get("target");
   c.json = flags.Get("json");
@@ -220,10 +220,10 @@ int Report(const Config& config, const Tally& tally, const MemoryWatch& memory, 
 }
 
 int Main(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 1);
+  StatusOr<Flags> flags = Flags::Parse(Specs(), argc, argv, 1);
   if (flags.ok() && flags->help()) {
     std::string help =
-        tools::FlagsHelp("soak", "[flags]", "Soak load against a Duet gateway.", Specs());
+        FlagsHelp("soak", "[flags]", "Soak load against a Duet gateway.", Specs());
     std::fputs(help.replace(0, std::string("Usage: duet soak").size(), "Usage: duet_soak").c_str(),
                stdout);
     return 0;

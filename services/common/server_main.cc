@@ -8,44 +8,48 @@
 
 namespace duet::services {
 
-std::map<std::string, ServerFlag> CommonServerFlags(const std::string& default_listen,
-                                                    std::map<std::string, ServerFlag> extra) {
-  extra["listen"] = {default_listen, "host:port to serve on; port 0 picks a free port"};
-  extra["model"] = {"", "model directory (config.json, tokenizer.model, model.safetensors)"};
-  extra["max_message_mb"] = {"64", "largest message received or sent, MiB (1..1024)"};
-  extra["drain_ms"] = {"30000", "on SIGTERM, longest wait for in-flight calls, ms"};
-  extra["metrics_listen"] = {"", "host:port serving Prometheus metrics at /metrics; empty: off"};
-  extra["tls_cert"] = {"", "PEM certificate chain: serve TLS (with --tls-key)"};
-  extra["tls_key"] = {"", "PEM private key of --tls-cert"};
-  extra["tls_client_ca"] = {"", "PEM CA: require client certificates signed by it (mutual TLS)"};
+std::vector<FlagSpec> CommonServerFlags(const std::string& default_listen,
+                                        std::vector<FlagSpec> extra) {
+  const std::vector<FlagSpec> common = {
+      {"listen", "", "host:port to serve on; port 0 picks a free port", default_listen},
+      {"model", "", "model directory (config.json, tokenizer.model, model.safetensors)"},
+      {"max-message-mb", "", "largest message received or sent, MiB (1..1024)", "64"},
+      {"drain-ms", "", "on SIGTERM, longest wait for in-flight calls, ms", "30000"},
+      {"metrics-listen", "", "host:port serving Prometheus metrics at /metrics; empty: off"},
+      {"tls-cert", "", "PEM certificate chain: serve TLS (with --tls-key)"},
+      {"tls-key", "", "PEM private key of --tls-cert"},
+      {"tls-client-ca", "", "PEM CA: require client certificates signed by it (mutual TLS)"},
+  };
+  extra.insert(extra.end(), common.begin(), common.end());
   return extra;
 }
 
 int ParseServerFlags(const std::string& program, int argc, char** argv,
-                     const std::map<std::string, ServerFlag>& specs, ServerFlags* flags,
-                     ServerOptions* options) {
-  StatusOr<ServerFlags> parsed = ServerFlags::Parse(argc, argv, specs);
+                     const std::vector<FlagSpec>& specs, Flags* flags, ServerOptions* options) {
+  const std::string usage = FlagsHelp(program, "--model DIR [flags]",
+                                      "A Duet gRPC server (docs/services.md lists the four).", specs);
+  StatusOr<Flags> parsed = Flags::Parse(specs, argc, argv, 1);
   if (parsed.ok() && parsed->help()) {
-    std::cout << ServerFlags::Usage(program, specs);
+    std::cout << usage;
     return 0;
   }
-  Status status = parsed.status();
+  Status status = parsed.ok() ? parsed->NoPositional() : parsed.status();
   if (status.ok() && parsed->Get("model").empty()) {
     status = absl::InvalidArgumentError("--model is required");
   }
   StatusOr<int64_t> message_mb = 0, drain_ms = 0;
-  if (status.ok()) message_mb = parsed->GetInt("max_message_mb", 1, 1024);
+  if (status.ok()) message_mb = parsed->GetInt("max-message-mb", 1, 1024);
   if (status.ok()) status = message_mb.status();
-  if (status.ok()) drain_ms = parsed->GetInt("drain_ms", 0, 3'600'000);
+  if (status.ok()) drain_ms = parsed->GetInt("drain-ms", 0, 3'600'000);
   if (status.ok()) status = drain_ms.status();
   StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = nullptr;
   if (status.ok()) {
     credentials = MakeServerCredentials(
-        {parsed->Get("tls_cert"), parsed->Get("tls_key"), parsed->Get("tls_client_ca")});
+        {parsed->Get("tls-cert"), parsed->Get("tls-key"), parsed->Get("tls-client-ca")});
     status = credentials.status();
   }
   if (!status.ok()) {
-    std::cerr << program << ": " << status.message() << "\n" << ServerFlags::Usage(program, specs);
+    std::cerr << program << ": " << status.message() << "\n" << usage;
     return 2;
   }
   options->credentials = *std::move(credentials);
@@ -53,7 +57,7 @@ int ParseServerFlags(const std::string& program, int argc, char** argv,
   options->listen = flags->Get("listen");
   options->max_message_bytes = static_cast<int>(*message_mb << 20);
   options->drain = std::chrono::milliseconds(*drain_ms);
-  options->metrics_listen = flags->Get("metrics_listen");
+  options->metrics_listen = flags->Get("metrics-listen");
   return -1;
 }
 

@@ -3,23 +3,23 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <string>
+#include <vector>
 
-#include "services/common/flags.h"
+#include "common/flags.h"
 #include "services/common/server_runner.h"
 
 namespace duet::services {
 
-// --listen, --model, --max_message_mb, --drain_ms, plus `extra`.
-std::map<std::string, ServerFlag> CommonServerFlags(const std::string& default_listen,
-                                                    std::map<std::string, ServerFlag> extra);
+// `extra`, then --listen, --model, --max-message-mb, --drain-ms, --metrics-listen and the TLS
+// flags (common/flags.h: the parser every duet program uses).
+std::vector<FlagSpec> CommonServerFlags(const std::string& default_listen,
+                                        std::vector<FlagSpec> extra);
 
-// Parses argv; prints usage and returns 0 on --help, prints the error and returns 2 on bad
-// flags, else returns -1 and fills `flags` and `options`.
+// Parses argv; prints usage and returns 0 on --help, prints the error and the usage and returns
+// 2 on bad flags or any positional argument, else returns -1 and fills `flags` and `options`.
 int ParseServerFlags(const std::string& program, int argc, char** argv,
-                     const std::map<std::string, ServerFlag>& specs, ServerFlags* flags,
-                     ServerOptions* options);
+                     const std::vector<FlagSpec>& specs, Flags* flags, ServerOptions* options);
 
 // Prints "<program> listening on <address>" to stdout (flushed: `duet up` and the tests wait
 // for it), serves until SIGTERM/SIGINT, drains, runs `after_drain` and returns 0.

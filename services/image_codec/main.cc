@@ -2,11 +2,11 @@
 // Flags, load, build the service, serve until SIGTERM.
 #include <memory>
 
+#include "common/dtype_flag.h"
 #include "common/safetensors.h"
 #include "model/image_pipeline.h"
 #include "model/model_config.h"
 #include "model/torch_threads.h"
-#include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
 #include "services/image_codec/image_codec_service.h"
@@ -20,25 +20,25 @@ int main(int argc, char** argv) {
   using namespace duet::services;
   CatchTerminationSignals();
   const auto specs = CommonServerFlags(
-      "127.0.0.1:50052", {{"workers", {"2", "codec threads (1..64)"}},
-                          {"max_queue", {"256", "requests waiting for a worker (1..100000)"}},
-                          {"max_image_side", {"4096", "largest accepted image side, px"}},
-                          {"max_image_mb", {"32", "largest accepted encoded image, MiB"}},
-                          DtypeServerFlag()});
-  ServerFlags flags;
+      "127.0.0.1:50052", {{"workers", "", "codec threads (1..64)", "2"},
+                          {"max-queue", "", "requests waiting for a worker (1..100000)", "256"},
+                          {"max-image-side", "", "largest accepted image side, px", "4096"},
+                          {"max-image-mb", "", "largest accepted encoded image, MiB", "32"},
+                          DtypeFlagSpec()});
+  Flags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
     return code;
   }
   StatusOr<int64_t> workers = flags.GetInt("workers", 1, 64);
-  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
-  StatusOr<int64_t> max_side = flags.GetInt("max_image_side", 8, 16384);
-  StatusOr<int64_t> max_mb = flags.GetInt("max_image_mb", 1, 1024);
+  StatusOr<int64_t> max_queue = flags.GetInt("max-queue", 1, 100000);
+  StatusOr<int64_t> max_side = flags.GetInt("max-image-side", 8, 16384);
+  StatusOr<int64_t> max_mb = flags.GetInt("max-image-mb", 1, 1024);
   for (const Status& s : {workers.status(), max_queue.status(), max_side.status(),
                           max_mb.status()}) {
     if (!s.ok()) return FailMain(kProgram, s);
   }
-  StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
+  StatusOr<torch::ScalarType> dtype = ReadDtype(flags, kProgram);
   if (!dtype.ok()) return FailMain(kProgram, dtype.status());
   ImageCodecLimits limits;
   limits.image.max_side = static_cast<int>(*max_side);

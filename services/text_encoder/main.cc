@@ -2,11 +2,11 @@
 // Flags, load, build the service, serve until SIGTERM.
 #include <memory>
 
+#include "common/dtype_flag.h"
 #include "common/safetensors.h"
 #include "model/model_config.h"
 #include "model/text_pipeline.h"
 #include "model/torch_threads.h"
-#include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
 #include "services/text_encoder/text_encoder_service.h"
@@ -20,19 +20,19 @@ int main(int argc, char** argv) {
   using namespace duet::services;
   CatchTerminationSignals();
   const auto specs = CommonServerFlags(
-      "127.0.0.1:50051", {{"workers", {"2", "encoding threads (1..64)"}},
-                          {"max_queue", {"256", "requests waiting for a worker (1..100000)"}},
-                          DtypeServerFlag()});
-  ServerFlags flags;
+      "127.0.0.1:50051", {{"workers", "", "encoding threads (1..64)", "2"},
+                          {"max-queue", "", "requests waiting for a worker (1..100000)", "256"},
+                          DtypeFlagSpec()});
+  Flags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
     return code;
   }
   StatusOr<int64_t> workers = flags.GetInt("workers", 1, 64);
-  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
+  StatusOr<int64_t> max_queue = flags.GetInt("max-queue", 1, 100000);
   if (!workers.ok()) return FailMain(kProgram, workers.status());
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
-  StatusOr<torch::ScalarType> dtype = ReadServerDtype(flags, kProgram);
+  StatusOr<torch::ScalarType> dtype = ReadDtype(flags, kProgram);
   if (!dtype.ok()) return FailMain(kProgram, dtype.status());
 
   const std::string dir = flags.Get("model");

@@ -2,10 +2,10 @@
 // Flags, load, build the service, serve until SIGTERM.
 #include <memory>
 
+#include "common/dtype_flag.h"
 #include "common/log.h"
 #include "model/torch_threads.h"
 #include "model/transformer_model.h"
-#include "services/common/dtype_flag.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
 #include "services/transformer/scheduler.h"
@@ -21,21 +21,22 @@ int main(int argc, char** argv) {
   CatchTerminationSignals();
   const auto specs = CommonServerFlags(
       "127.0.0.1:50053",
-      {{"max_queue", {"64", "requests waiting to join decoding (1..100000)"}},
-       {"max_rows", {"1024", "sequences decoding at once, x2 with guidance (1..65536)"}},
-       {"chunk_tokens", {"2048", "prefill and scoring positions per step and cohort (1..1048576)"}},
-       {"device", {"auto", "where the transformer runs: auto (cuda when LibTorch sees a GPU), "
-                           "cpu, cuda"}},
-       DtypeServerFlag()});
-  ServerFlags flags;
+      {{"max-queue", "", "requests waiting to join decoding (1..100000)", "64"},
+       {"max-rows", "", "sequences decoding at once, x2 with guidance (1..65536)", "1024"},
+       {"chunk-tokens", "", "prefill and scoring positions per step and cohort (1..1048576)",
+        "2048"},
+       {"device", "", "where the transformer runs: auto (cuda when LibTorch sees a GPU), cpu, cuda",
+        "auto"},
+       DtypeFlagSpec()});
+  Flags flags;
   ServerOptions options;
   if (int code = ParseServerFlags(kProgram, argc, argv, specs, &flags, &options); code >= 0) {
     return code;
   }
   model::UseTorchThreads();  // the scheduler decodes on one thread: give it every core
-  StatusOr<int64_t> max_queue = flags.GetInt("max_queue", 1, 100000);
-  StatusOr<int64_t> max_rows = flags.GetInt("max_rows", 1, 65536);
-  StatusOr<int64_t> chunk_tokens = flags.GetInt("chunk_tokens", 1, 1 << 20);
+  StatusOr<int64_t> max_queue = flags.GetInt("max-queue", 1, 100000);
+  StatusOr<int64_t> max_rows = flags.GetInt("max-rows", 1, 65536);
+  StatusOr<int64_t> chunk_tokens = flags.GetInt("chunk-tokens", 1, 1 << 20);
   if (!max_queue.ok()) return FailMain(kProgram, max_queue.status());
   if (!max_rows.ok()) return FailMain(kProgram, max_rows.status());
   if (!chunk_tokens.ok()) return FailMain(kProgram, chunk_tokens.status());
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   if (device->is_cuda() && flags.Get("dtype") == "auto") {
     DUET_LOG(INFO) << kProgram << ": computing in bfloat16 on cuda (auto)";
   } else {
-    dtype = ReadServerDtype(flags, kProgram);
+    dtype = ReadDtype(flags, kProgram);
     if (!dtype.ok()) return FailMain(kProgram, dtype.status());
   }
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "common/file.h"
 #include "gtest/gtest.h"
@@ -44,16 +46,79 @@ class CliTest : public ::testing::Test {
 };
 TempDir* CliTest::dir_ = nullptr;
 
+// Every command, in process and through a gateway (--server), as `duet --help` lists them.
+const std::vector<std::string>& AllCommandLines() {
+  static const std::vector<std::string> commands = {
+      "generate", "generate --server=x", "caption", "caption --server=x", "up", "health",
+      "data",     "train",               "eval",    "init-model"};
+  return commands;
+}
+
 TEST_F(CliTest, EveryCommandHasHelp) {
-  for (const char* command : {"generate", "caption", "init-model"}) {
-    const Result r = RunCli(std::string(command) + " --help");
+  const Result top = RunCli("--help");
+  EXPECT_EQ(top.exit_code, 0);
+  for (const std::string& command : AllCommandLines()) {
+    const std::string name = command.substr(0, command.find(' '));
+    EXPECT_NE(top.output.find("  " + name + " "), std::string::npos) << name << "\n" << top.output;
+    const Result r = RunCli(command + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
-    EXPECT_NE(r.output.find("Usage: duet " + std::string(command)), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("Usage: duet " + name), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("-h, --help"), std::string::npos) << r.output;
   }
-  EXPECT_EQ(RunCli("--help").exit_code, 0);
   const Result unknown = RunCli("paint");
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.output.find("unknown command \"paint\""), std::string::npos);
+}
+
+// A short flag means the same long flag in every command that has it (-m is always --model).
+TEST_F(CliTest, ShortFlagsMeanTheSameInEveryCommand) {
+  std::map<char, std::pair<std::string, std::string>> meaning;  // letter -> (long flag, command)
+  int shorts = 0;
+  for (const std::string& command : AllCommandLines()) {
+    std::istringstream help(RunCli(command + " --help").output);
+    for (std::string line; std::getline(help, line);) {
+      // "  -m, --model VALUE   model directory"
+      const size_t dash = line.find_first_not_of(' ');
+      if (dash == std::string::npos || line.compare(dash, 1, "-") != 0 ||
+          line.compare(dash + 2, 4, ", --") != 0) {
+        continue;
+      }
+      const char letter = line[dash + 1];
+      const std::string flag = line.substr(dash + 4, line.find(' ', dash + 4) - dash - 4);
+      ++shorts;
+      const auto [it, added] = meaning.emplace(letter, std::make_pair(flag, command));
+      EXPECT_EQ(it->second.first, flag) << "-" << letter << " is " << it->second.first << " in '"
+                                        << it->second.second << "' but " << flag << " in '"
+                                        << command << "'";
+    }
+  }
+  EXPECT_GE(shorts, 20);  // the help was read: -h in every command, -m, -n, -o, -s in several
+  EXPECT_EQ(meaning['m'].first, "--model");
+  EXPECT_EQ(meaning['o'].first, "--out");
+}
+
+// The wrapper every command runs in: unknown flags and missing required flags are usage
+// errors (exit 2), failures of the command itself exit 1, each as "duet CMD: CODE: message".
+TEST_F(CliTest, EveryCommandReportsErrorsTheSameWay) {
+  for (const std::string& command : AllCommandLines()) {
+    const std::string name = command.substr(0, command.find(' '));
+    const Result unknown = RunCli(command + " --no-such-flag");
+    EXPECT_EQ(unknown.exit_code, 2) << command << "\n" << unknown.output;
+    EXPECT_NE(unknown.output.find("duet " + name + ": INVALID_ARGUMENT: unknown flag --no-such-flag"),
+              std::string::npos)
+        << unknown.output;
+  }
+  for (const std::string& command : {std::string("generate hat"), std::string("up"),
+                                     std::string("health"), std::string("eval")}) {
+    const Result missing = RunCli(command);
+    EXPECT_EQ(missing.exit_code, 2) << command << "\n" << missing.output;
+    EXPECT_NE(missing.output.find("is required"), std::string::npos) << missing.output;
+  }
+  const Result failed = RunCli("generate --model /nonexistent/model hat");
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_NE(failed.output.find("duet generate: NOT_FOUND: cannot open /nonexistent/model/"),
+            std::string::npos)
+      << failed.output;
 }
 
 TEST_F(CliTest, InitModelWritesALoadableDirectory) {

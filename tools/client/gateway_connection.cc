@@ -8,7 +8,7 @@
 
 namespace duet::client {
 
-std::vector<tools::FlagSpec> GatewayFlagSpecs() {
+std::vector<FlagSpec> GatewayFlagSpecs() {
   return {{"server", "", "gateway address host:port", ""},
           {"tls-ca", "", "PEM CA of the gateway's certificate: connect with TLS", ""},
           {"token-file", "", "file holding the bearer token the gateway asks for", ""}};
@@ -18,7 +18,7 @@ void GatewayConnection::Authorize(grpc::ClientContext& context) const {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
 }
 
-StatusOr<GatewayConnection> ConnectGateway(const tools::Flags& flags) {
+StatusOr<GatewayConnection> ConnectGateway(const Flags& flags) {
   if (flags.Get("server").empty()) return absl::InvalidArgumentError("--server is required");
   services::TlsFiles tls;
   tls.ca = flags.Get("tls-ca");

@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/flags.h"
 #include "common/status.h"
 #include "duet/v1/gateway.grpc.pb.h"
-#include "tools/flags.h"
 
 namespace duet::client {
 
 // The flags above, for a command's spec list.
-std::vector<tools::FlagSpec> GatewayFlagSpecs();
+std::vector<FlagSpec> GatewayFlagSpecs();
 
 struct GatewayConnection {
   std::unique_ptr<v1::Duet::Stub> stub;
@@ -23,6 +23,6 @@ struct GatewayConnection {
 };
 
 // InvalidArgument naming the flag: --server missing, an unreadable CA or token file.
-StatusOr<GatewayConnection> ConnectGateway(const tools::Flags& flags);
+StatusOr<GatewayConnection> ConnectGateway(const Flags& flags);
 
 }  // namespace duet::client

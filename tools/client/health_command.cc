@@ -2,19 +2,18 @@
 // exits 0 when it is SERVING. The same check as a Kubernetes grpc probe, for runtimes and scripts
 // that can only run a command (podman, shell loops).
 #include <cstdio>
-#include <iostream>
 
 #include "services/common/channel.h"
 #include "services/common/tls.h"
 #include "tools/client/client.h"
 #include "tools/client/health.h"
-#include "tools/flags.h"
+#include "tools/command.h"
 
 namespace duet::client {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"server", "", "server address host:port", ""},
       {"tls-ca", "", "PEM CA of the server's certificate: connect with TLS", ""},
       {"wait", "", "seconds to keep asking before giving up (0: ask once)", "0"},
@@ -22,9 +21,8 @@ const std::vector<tools::FlagSpec>& Specs() {
   return specs;
 }
 
-Status Check(const tools::Flags& flags) {
+Status Check(const Flags& flags) {
   const std::string address = flags.Get("server");
-  if (address.empty()) return absl::InvalidArgumentError("--server is required");
   DUET_ASSIGN_OR_RETURN(const int64_t wait, flags.GetInt("wait", 0, 3600));
   services::TlsFiles tls;
   tls.ca = flags.Get("tls-ca");
@@ -41,21 +39,14 @@ Status Check(const tools::Flags& flags) {
 }  // namespace
 
 int RunHealth(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("health", "--server ADDR [--wait SECONDS]",
-                                "Exits 0 when the server answers grpc.health.v1 SERVING.",
-                                Specs()).c_str(), stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? Check(*flags) : flags.status();
-  if (status.ok()) {
-    std::printf("%s SERVING\n", flags->Get("server").c_str());
-    return 0;
-  }
-  std::cerr << "duet health: " << absl::StatusCodeToString(status.code()) << ": "
-            << status.message() << "\n";
-  return flags.ok() && status.code() != absl::StatusCode::kInvalidArgument ? 1 : 2;
+  return tools::RunCommand({"health", "--server ADDR [--wait SECONDS]",
+                            "Exits 0 when the server answers grpc.health.v1 SERVING.", Specs(),
+                            {"server"}},
+                           argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                             DUET_RETURN_IF_ERROR(Check(flags));
+                             std::printf("%s SERVING\n", flags.Get("server").c_str());
+                             return 0;
+                           });
 }
 
 }  // namespace duet::client

@@ -9,7 +9,7 @@
 #include "tools/caption_output.h"
 #include "tools/client/client.h"
 #include "tools/client/gateway_connection.h"
-#include "tools/flags.h"
+#include "tools/command.h"
 #include "tools/progress.h"
 
 namespace duet::client {
@@ -17,17 +17,17 @@ namespace {
 
 constexpr size_t kMaxImageBytes = size_t{32} << 20;
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = [] {
-    std::vector<tools::FlagSpec> all = GatewayFlagSpecs();
-    for (const tools::FlagSpec& spec : tools::CaptionOutputFlagSpecs()) all.push_back(spec);
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = [] {
+    std::vector<FlagSpec> all = GatewayFlagSpecs();
+    for (const FlagSpec& spec : tools::CaptionOutputFlagSpecs()) all.push_back(spec);
     all.push_back({"timeout", "", "seconds before giving up on the whole run", "86400"});
     return all;
   }();
   return specs;
 }
 
-Status Caption(const tools::Flags& flags, int* exit_code) {
+Status Caption(const Flags& flags, int* exit_code) {
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, tools::CaptionInputs(flags));
   DUET_ASSIGN_OR_RETURN(tools::CaptionPrinter printer, tools::CaptionPrinter::Make(flags));
   DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
@@ -83,16 +83,14 @@ Status Caption(const tools::Flags& flags, int* exit_code) {
 }  // namespace
 
 int RunRemoteCaption(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("caption", "--server ADDR (FILE... | --dir DIR) [--format jsonl|tsv]",
-                                "Captions images through a Duet gateway.", Specs()).c_str(),
-               stdout);
-    return 0;
-  }
-  int exit_code = 0;
-  const Status status = flags.ok() ? Caption(*flags, &exit_code) : flags.status();
-  return status.ok() ? exit_code : tools::ReportError("caption", status, !flags.ok());
+  return tools::RunCommand(
+      {"caption", "--server ADDR (FILE... | --dir DIR) [--format jsonl|tsv]",
+       "Captions images through a Duet gateway.", Specs(), {"server"}},
+      argc, argv, [](const Flags& flags) -> StatusOr<int> {
+        int exit_code = 0;
+        DUET_RETURN_IF_ERROR(Caption(flags, &exit_code));
+        return exit_code;
+      });
 }
 
 }  // namespace duet::client

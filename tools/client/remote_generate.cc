@@ -4,27 +4,27 @@
 
 #include "duet/v1/gateway.grpc.pb.h"
 #include "services/common/channel.h"
-#include "tools/client/gateway_connection.h"
 #include "tools/client/client.h"
+#include "tools/client/gateway_connection.h"
+#include "tools/command.h"
 #include "tools/draft_output.h"
-#include "tools/flags.h"
 #include "tools/generate_flags.h"
 #include "tools/progress.h"
 
 namespace duet::client {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = [] {
-    std::vector<tools::FlagSpec> all = GatewayFlagSpecs();
-    for (const tools::FlagSpec& spec : tools::GenerateFlagSpecs()) all.push_back(spec);
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = [] {
+    std::vector<FlagSpec> all = GatewayFlagSpecs();
+    for (const FlagSpec& spec : tools::GenerateFlagSpecs()) all.push_back(spec);
     all.push_back({"timeout", "", "seconds before giving up", "600"});
     return all;
   }();
   return specs;
 }
 
-StatusOr<v1::GenerateImagesRequest> BuildRequest(const tools::Flags& flags) {
+StatusOr<v1::GenerateImagesRequest> BuildRequest(const Flags& flags) {
   if (flags.positional().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("expected one prompt, got ",
                                                    flags.positional().size()));
@@ -44,7 +44,7 @@ StatusOr<v1::GenerateImagesRequest> BuildRequest(const tools::Flags& flags) {
   return request;
 }
 
-Status Generate(const tools::Flags& flags) {
+Status Generate(const Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
   DUET_ASSIGN_OR_RETURN(const v1::GenerateImagesRequest request, BuildRequest(flags));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout, flags.GetInt("timeout", 1, 86400));
@@ -76,15 +76,12 @@ Status Generate(const tools::Flags& flags) {
 }  // namespace
 
 int RunRemoteGenerate(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("generate", "--server ADDR [-n N] [-s SEED] [-o DIR] \"prompt\"",
-                                "Draws image drafts through a Duet gateway.", Specs()).c_str(),
-               stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? Generate(*flags) : flags.status();
-  return status.ok() ? 0 : tools::ReportError("generate", status, !flags.ok());
+  return tools::RunCommand({"generate", "--server ADDR [-n N] [-s SEED] [-o DIR] \"prompt\"",
+                            "Draws image drafts through a Duet gateway.", Specs(), {"server"}},
+                           argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                             DUET_RETURN_IF_ERROR(Generate(flags));
+                             return 0;
+                           });
 }
 
 }  // namespace duet::client

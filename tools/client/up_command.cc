@@ -5,25 +5,25 @@
 #include <iostream>
 #include <memory>
 
+#include "common/compute_dtype.h"
+#include "common/dtype_flag.h"
 #include "services/common/termination.h"
 #include "tools/client/client.h"
 #include "tools/client/health.h"
 #include "tools/client/supervisor.h"
-#include "common/compute_dtype.h"
-#include "tools/dtype_flag.h"
-#include "tools/flags.h"
+#include "tools/command.h"
 
 namespace duet::client {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"model", "m", "model directory", ""},
       {"listen", "", "gateway address (host:port)", "127.0.0.1:50050"},
       {"bin-dir", "", "directory of the duet-* server binaries (default: next to duet)", ""},
       {"drain-ms", "", "on stop, how long each server may finish in-flight calls", "30000"},
       {"start-timeout", "", "seconds to wait for all servers to report SERVING", "120"},
-      tools::DtypeFlagSpec(),  // passed to the three backends
+      DtypeFlagSpec(),  // passed to the three backends
   };
   return specs;
 }
@@ -32,10 +32,9 @@ constexpr const char* kBackends[] = {"text-encoder", "image-codec", "transformer
 
 // Starts the three backends on free ports, then the gateway pointed at them, and waits until
 // every one reports SERVING.
-Status Up(const tools::Flags& flags, Supervisor& supervisor,
+Status Up(const Flags& flags, Supervisor& supervisor,
           std::vector<Supervisor::Addresses>& addresses) {
   const std::string model = flags.Get("model");
-  if (model.empty()) return absl::InvalidArgumentError("--model is required");
   const std::string bin = flags.Get("bin-dir").empty() ? ExecutableDir() : flags.Get("bin-dir");
   DUET_ASSIGN_OR_RETURN(const int64_t drain_ms, flags.GetInt("drain-ms", 0, 3'600'000));
   DUET_ASSIGN_OR_RETURN(const int64_t timeout_s, flags.GetInt("start-timeout", 1, 3600));
@@ -66,40 +65,36 @@ Status Up(const tools::Flags& flags, Supervisor& supervisor,
 
 int RunUp(int argc, char** argv) {
   services::CatchTerminationSignals();  // before anything can take SIGTERM and exit 143
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("up", "--model DIR",
-                                "Starts the four Duet servers on loopback; Ctrl-C stops them.",
-                                Specs()).c_str(), stdout);
-    return 0;
-  }
-  if (!flags.ok()) {
-    std::cerr << "duet up: " << flags.status().message() << "\n";
-    return 2;
-  }
-  StatusOr<int64_t> timeout_s = flags->GetInt("start-timeout", 1, 3600);
-  SupervisorOptions options;
-  if (timeout_s.ok()) options.start_timeout = std::chrono::seconds(*timeout_s);
-  Supervisor supervisor(options);
-  std::vector<Supervisor::Addresses> addresses;
-  const Status started = Up(*flags, supervisor, addresses);
-  if (!started.ok()) {
-    std::cerr << "duet up: " << started.message() << "\n";
-    supervisor.StopAll(std::chrono::milliseconds(2000));
-    return absl::IsCancelled(started) ? 0 : 1;  // a signal during start-up is a clean stop
-  }
-  for (size_t i = 0; i < addresses.size(); ++i) {  // the gateway's line last: tests read it so
-    const char* name = i < 3 ? kBackends[i] : "gateway";
-    std::printf("%s metrics on http://%s/metrics\n", name, addresses[i].metrics.c_str());
-  }
-  for (size_t i = 0; i < addresses.size(); ++i) {
-    std::printf("%s listening on %s\n", i < 3 ? kBackends[i] : "gateway",
-                addresses[i].grpc.c_str());
-  }
-  std::printf("duet up: all four servers SERVING; Ctrl-C stops them\n");
-  std::fflush(stdout);
-  supervisor.SuperviseUntilSignal();
-  return supervisor.StopAll(std::chrono::milliseconds(*flags->GetInt("drain-ms", 0, 3'600'000)));
+  return tools::RunCommand(
+      {"up", "--model DIR", "Starts the four Duet servers on loopback; Ctrl-C stops them.",
+       Specs(), {"model"}},
+      argc, argv, [](const Flags& flags) -> StatusOr<int> {
+        DUET_ASSIGN_OR_RETURN(const int64_t timeout_s, flags.GetInt("start-timeout", 1, 3600));
+        DUET_ASSIGN_OR_RETURN(const int64_t drain_ms, flags.GetInt("drain-ms", 0, 3'600'000));
+        SupervisorOptions options;
+        options.start_timeout = std::chrono::seconds(timeout_s);
+        Supervisor supervisor(options);
+        std::vector<Supervisor::Addresses> addresses;
+        const Status started = Up(flags, supervisor, addresses);
+        if (!started.ok()) {
+          supervisor.StopAll(std::chrono::milliseconds(2000));
+          if (!absl::IsCancelled(started)) return started;
+          std::cerr << "duet up: " << started.message() << "\n";
+          return 0;  // a signal during start-up is a clean stop
+        }
+        for (size_t i = 0; i < addresses.size(); ++i) {  // the gateway's line last: tests read it
+          const char* name = i < 3 ? kBackends[i] : "gateway";
+          std::printf("%s metrics on http://%s/metrics\n", name, addresses[i].metrics.c_str());
+        }
+        for (size_t i = 0; i < addresses.size(); ++i) {
+          std::printf("%s listening on %s\n", i < 3 ? kBackends[i] : "gateway",
+                      addresses[i].grpc.c_str());
+        }
+        std::printf("duet up: all four servers SERVING; Ctrl-C stops them\n");
+        std::fflush(stdout);
+        supervisor.SuperviseUntilSignal();
+        return supervisor.StopAll(std::chrono::milliseconds(drain_ms));
+      });
 }
 
 }  // namespace duet::client

@@ -1,17 +1,19 @@
 // `duet eval`: evaluates a model directory on a dataset, writes JSON and a markdown report.
 #include <cstdio>
 
-#include "tools/dtype_flag.h"
-#include "tools/flags.h"
+#include "common/dtype_flag.h"
+#include "tools/command.h"
+#include "tools/commands.h"
 #include "tools/generate_flags.h"
-#include "training/commands.h"
 #include "training/evaluate.h"
 
-namespace duet::training {
+namespace duet::tools {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+using namespace ::duet::training;  // the library this command drives
+
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"model", "m", "model directory", ""},
       {"data", "d", "dataset directory (duet data)", ""},
       {"json", "", "results JSON path (default: <model>/eval.json)", ""},
@@ -28,12 +30,12 @@ const std::vector<tools::FlagSpec>& Specs() {
       {"guidance", "", "text->image guidance scale (default: the model's config.json)", ""},
       {"sweep", "", "also judge a grid, e.g. \"guidance_scale=1,3;temperature=0.8,1\"", ""},
       {"device", "", "judge device: cpu, cuda", "cpu"},
-      tools::DtypeFlagSpec(),
+      DtypeFlagSpec(),
   };
   return specs;
 }
 
-Status Eval(const tools::Flags& flags) {
+Status Eval(const Flags& flags) {
   EvalOptions o;
   o.model_dir = flags.Get("model");
   o.data_dir = flags.Get("data");
@@ -53,7 +55,7 @@ Status Eval(const tools::Flags& flags) {
     DUET_ASSIGN_OR_RETURN(o.sweep, ParseSweep(flags.Get("sweep"), {}));
   }
   o.device = flags.Get("device");
-  DUET_ASSIGN_OR_RETURN(o.dtype, tools::ReadDtype(flags, "duet eval"));
+  DUET_ASSIGN_OR_RETURN(o.dtype, ReadDtype(flags, "duet eval"));
   DUET_ASSIGN_OR_RETURN(const nlohmann::json results, Evaluate(o));
   std::printf("wrote %s and %s\n", o.json_path.c_str(), o.report_path.c_str());
   return absl::OkStatus();
@@ -62,22 +64,14 @@ Status Eval(const tools::Flags& flags) {
 }  // namespace
 
 int RunEval(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("eval", "--model DIR --data DIR [flags]",
-                                "Evaluates a model: image tokenizer, captioning, judged text to "
-                                "image, diversity, round trip.",
-                                Specs())
-                   .c_str(),
-               stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? Eval(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet eval: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunCommand({"eval", "--model DIR --data DIR [flags]",
+                     "Evaluates a model: image tokenizer, captioning, judged text to image, "
+                     "diversity, round trip.",
+                     Specs(), {"model", "data"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      DUET_RETURN_IF_ERROR(Eval(flags));
+                      return 0;
+                    });
 }
 
-}  // namespace duet::training
+}  // namespace duet::tools

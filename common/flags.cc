@@ -1,12 +1,12 @@
-// Implementation of tools/flags.h.
-#include "tools/flags.h"
+// Implementation of common/flags.h.
+#include "common/flags.h"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 
-namespace duet::tools {
+namespace duet {
 namespace {
 
 const FlagSpec* Find(const std::vector<FlagSpec>& specs, const std::string& name) {
@@ -44,8 +44,11 @@ StatusOr<Flags> Flags::Parse(const std::vector<FlagSpec>& specs, int argc, char*
       name.resize(eq);
       has_value = true;
     }
+    std::replace(name.begin(), name.end(), '_', '-');  // only the name: values stay as given
     const FlagSpec* spec = Find(specs, name);
-    if (spec == nullptr) return absl::InvalidArgumentError("unknown flag " + arg);
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError("unknown flag " + arg.substr(0, arg.find('=')));
+    }
     if (flags.values_.count(spec->name)) {
       return absl::InvalidArgumentError("flag --" + spec->name + " given twice");
     }
@@ -103,26 +106,29 @@ StatusOr<double> Flags::GetDouble(const std::string& name, double lo, double hi)
   return value;
 }
 
-int ReportError(const std::string& command, const Status& status, bool usage) {
-  std::fprintf(stderr, "duet %s: %s: %s\n", command.c_str(),
-               absl::StatusCodeToString(status.code()).c_str(),
-               std::string(status.message()).c_str());
-  return usage ? 2 : 1;
+Status Flags::NoPositional() const {
+  if (positional_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError("unexpected argument '" + positional_[0] + "'");
 }
 
-std::string FlagsHelp(const std::string& command, const std::string& usage,
+std::string FlagsHelp(const std::string& program, const std::string& usage,
                       const std::string& summary, const std::vector<FlagSpec>& specs) {
-  std::string out = absl::StrCat("Usage: duet ", command, " ", usage, "\n", summary, "\n\nFlags:\n");
+  std::vector<std::pair<std::string, const FlagSpec*>> rows;
+  size_t width = std::string("-h, --help").size();
   for (const FlagSpec& spec : specs) {
     std::string names = spec.short_name.empty() ? "    " : "-" + spec.short_name + ", ";
     names += "--" + spec.name + (spec.is_switch ? "" : " VALUE");
-    out += absl::StrCat("  ", names, std::string(names.size() < 26 ? 26 - names.size() : 1, ' '),
-                        spec.help);
-    if (!spec.default_value.empty()) out += " (default: " + spec.default_value + ")";
+    width = std::max(width, names.size());
+    rows.emplace_back(std::move(names), &spec);
+  }
+  std::string out = absl::StrCat("Usage: ", program, " ", usage, "\n", summary, "\n\nFlags:\n");
+  for (const auto& [names, spec] : rows) {
+    out += absl::StrCat("  ", names, std::string(width + 2 - names.size(), ' '), spec->help);
+    if (!spec->default_value.empty()) out += " (default: " + spec->default_value + ")";
     out += "\n";
   }
-  out += "  -h, --help                help for this command\n";
+  out += absl::StrCat("  -h, --help", std::string(width + 2 - 10, ' '), "this help\n");
   return out;
 }
 
-}  // namespace duet::tools
+}  // namespace duet

@@ -1,9 +1,9 @@
-// Implementation of tools/dtype_flag.h.
-#include "tools/dtype_flag.h"
+// Implementation of common/dtype_flag.h.
+#include "common/dtype_flag.h"
 
 #include "common/compute_dtype.h"
 
-namespace duet::tools {
+namespace duet {
 
 FlagSpec DtypeFlagSpec() {
   return {"dtype", "",
@@ -15,4 +15,4 @@ StatusOr<c10::ScalarType> ReadDtype(const Flags& flags, const char* who) {
   return ChooseDtype(flags.Get("dtype"), "--dtype", who);
 }
 
-}  // namespace duet::tools
+}  // namespace duet

@@ -1,15 +1,17 @@
 // `duet data emoji`: turns the npm packages fetched by training/fetch_emoji.sh into shards.
 #include <cstdio>
 
-#include "tools/flags.h"
-#include "training/commands.h"
+#include "tools/command.h"
+#include "tools/commands.h"
 #include "training/emoji_sources.h"
 
-namespace duet::training {
+namespace duet::tools {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+using namespace ::duet::training;  // the library this command drives
+
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"sources", "", "directory filled by training/fetch_emoji.sh", ""},
       {"out", "o", "output dataset directory", ""},
       {"holdout", "", "fraction of emoji with one style held out for validation", "0.1"},
@@ -20,12 +22,10 @@ const std::vector<tools::FlagSpec>& Specs() {
   return specs;
 }
 
-Status BuildEmoji(const tools::Flags& flags) {
+Status BuildEmoji(const Flags& flags) {
   if (flags.positional().size() != 1 || flags.positional()[0] != "emoji") {
     return absl::InvalidArgumentError("expected the dataset name \"emoji\"");
   }
-  if (flags.Get("sources").empty()) return absl::InvalidArgumentError("--sources is required");
-  if (flags.Get("out").empty()) return absl::InvalidArgumentError("--out is required");
   EmojiSourceOptions options;
   options.sources_dir = flags.Get("sources");
   options.skin_tones = flags.Has("skin-tones");
@@ -50,20 +50,13 @@ Status BuildEmoji(const tools::Flags& flags) {
 }  // namespace
 
 int RunData(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("data", "emoji --sources DIR -o DIR [flags]",
-                                "Builds the emoji training shards (see docs/training.md).", Specs())
-                   .c_str(),
-               stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? BuildEmoji(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet data: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunCommand({"data", "emoji --sources DIR -o DIR [flags]",
+                     "Builds the emoji training shards (see docs/training.md).", Specs(),
+                     {"sources", "out"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      DUET_RETURN_IF_ERROR(BuildEmoji(flags));
+                      return 0;
+                    });
 }
 
-}  // namespace duet::training
+}  // namespace duet::tools

@@ -2,18 +2,20 @@
 #include <cstdio>
 
 #include "common/file.h"
-#include "tools/flags.h"
-#include "training/commands.h"
+#include "tools/command.h"
+#include "tools/commands.h"
 #include "training/trainer.h"
 
-namespace duet::training {
+namespace duet::tools {
 namespace {
 
-const std::vector<tools::FlagSpec>& Specs() {
-  static const std::vector<tools::FlagSpec> specs = {
+using namespace ::duet::training;  // the library this command drives
+
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec> specs = {
       {"data", "d", "dataset directory (duet data)", ""},
       {"out", "o", "output directory: checkpoints, metrics, the final model/", ""},
-      {"model-config", "m", "model config JSON, e.g. assets/configs/duet-small.json", ""},
+      {"model-config", "", "model config JSON, e.g. assets/configs/duet-small.json", ""},
       {"config", "c", "training config JSON (training/train_config.h); flags override it", ""},
       {"stage", "", "all, tokenizer, image, joint or export", "all"},
       {"until-step", "", "stop the running stage after this step (resume later)", "0"},
@@ -53,7 +55,7 @@ StatusOr<model::ModelConfig> ReadModelConfigFile(const std::string& path) {
   return config;
 }
 
-Status ApplyOverrides(const tools::Flags& flags, TrainConfig* c) {
+Status ApplyOverrides(const Flags& flags, TrainConfig* c) {
   auto integer = [&](const char* name, auto* field, int64_t lo, int64_t hi) -> Status {
     if (flags.Get(name).empty()) return absl::OkStatus();
     DUET_ASSIGN_OR_RETURN(const int64_t value, flags.GetInt(name, lo, hi));
@@ -77,7 +79,7 @@ Status ApplyOverrides(const tools::Flags& flags, TrainConfig* c) {
   return c->Validate();
 }
 
-Status Train(const tools::Flags& flags) {
+Status Train(const Flags& flags) {
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError("unexpected argument " + flags.positional()[0]);
   }
@@ -98,22 +100,14 @@ Status Train(const tools::Flags& flags) {
 }  // namespace
 
 int RunTrain(int argc, char** argv) {
-  StatusOr<tools::Flags> flags = tools::Flags::Parse(Specs(), argc, argv, 2);
-  if (flags.ok() && flags->help()) {
-    std::fputs(tools::FlagsHelp("train", "--data DIR -o DIR [--model-config FILE] [flags]",
-                                "Trains the tokenizer, image tokenizer and joint model; resumes "
-                                "from the newest checkpoints in -o.",
-                                Specs())
-                   .c_str(),
-               stdout);
-    return 0;
-  }
-  const Status status = flags.ok() ? Train(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "duet train: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunCommand({"train", "--data DIR -o DIR [--model-config FILE] [flags]",
+                     "Trains the tokenizer, image tokenizer and joint model; resumes from the "
+                     "newest checkpoints in -o.",
+                     Specs(), {"data", "out"}},
+                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
+                      DUET_RETURN_IF_ERROR(Train(flags));
+                      return 0;
+                    });
 }
 
-}  // namespace duet::training
+}  // namespace duet::tools

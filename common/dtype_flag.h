@@ -1,13 +1,13 @@
-// The --dtype flag of every duet command that runs a model: one spelling, one help line, one log
-// line saying what was chosen and why.
+// The --dtype flag of every duet program that runs a model (CLI commands and model servers): one
+// spelling, one help line, one log line saying what was chosen and why.
 #pragma once
 
 #include <c10/core/ScalarType.h>
 
 #include "common/status.h"
-#include "tools/flags.h"
+#include "common/flags.h"
 
-namespace duet::tools {
+namespace duet {
 
 // --dtype auto|bfloat16|float32 (default auto).
 FlagSpec DtypeFlagSpec();
@@ -16,4 +16,4 @@ FlagSpec DtypeFlagSpec();
 // InvalidArgument names the flag for any other value.
 StatusOr<c10::ScalarType> ReadDtype(const Flags& flags, const char* who);
 
-}  // namespace duet::tools
+}  // namespace duet

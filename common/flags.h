@@ -1,18 +1,19 @@
-// A small command-line parser for the duet CLI: --name value, --name=value, -x value, switches
-// and positional arguments; every error names the argument at fault.
+// The one command-line parser of every duet program (the CLI's commands and the four servers):
+// --name value, --name=value, -x value, switches and positional arguments. Names are spelled with
+// dashes (--drain-ms); the underscore spelling (--drain_ms) is accepted as the same flag. Every
+// error names the argument at fault.
 #pragma once
 
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
-namespace duet::tools {
+namespace duet {
 
 struct FlagSpec {
-  std::string name;        // long name without dashes, e.g. "seed"
+  std::string name;        // long name without the leading dashes, e.g. "drain-ms"
   std::string short_name;  // optional single letter, e.g. "n"
   std::string help;        // one line for --help
   std::string default_value;
@@ -21,7 +22,8 @@ struct FlagSpec {
 
 class Flags {
  public:
-  // Parses argv[first..argc). Unknown flags, missing values and repeated flags are errors.
+  // Parses argv[first..argc). Unknown flags, missing values and repeated flags are
+  // InvalidArgument.
   static StatusOr<Flags> Parse(const std::vector<FlagSpec>& specs, int argc, char** argv,
                                int first);
 
@@ -31,6 +33,8 @@ class Flags {
   StatusOr<uint64_t> GetUint64(const std::string& name) const;
   StatusOr<double> GetDouble(const std::string& name, double lo, double hi) const;
   const std::vector<std::string>& positional() const { return positional_; }
+  // InvalidArgument "unexpected argument 'X'" for the first positional argument, if any.
+  Status NoPositional() const;
   bool help() const { return help_; }
 
  private:
@@ -40,12 +44,9 @@ class Flags {
   bool help_ = false;
 };
 
-// "Usage: duet <command> <usage>\n<summary>\n\nFlags:\n  -n, --count N  ...".
-std::string FlagsHelp(const std::string& command, const std::string& usage,
+// "Usage: <program> <usage>\n<summary>\n\nFlags:\n  -n, --count VALUE  ...", e.g. program
+// "duet generate" or "duet-gateway".
+std::string FlagsHelp(const std::string& program, const std::string& usage,
                       const std::string& summary, const std::vector<FlagSpec>& specs);
 
-// Prints "duet <command>: <CODE>: <message>" on stderr and returns the exit code: 2 when the
-// command line itself was wrong (`usage`: unknown flag, missing value), 1 for every other error.
-int ReportError(const std::string& command, const Status& status, bool usage);
-
-}  // namespace duet::tools
+}  // namespace duet
