@@ -95,8 +95,7 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   // The fused CPU kernel takes float32 and bfloat16 (float32 accumulation either way).
   const bool cpu_kernel = q.device().is_cpu() && (q.scalar_type() == torch::kFloat32 ||
                                                   q.scalar_type() == torch::kBFloat16);
-  // The CUDA kernels do not take per-row kv lengths yet: such batches take the torch path there.
-  const bool cuda = !needs_grad && !kv_lens.defined() && CudaKernelApplies(q);
+  const bool cuda = !needs_grad && CudaKernelApplies(q);
   if (needs_grad || !(cpu_kernel || cuda)) {
     return AttendTorch(q, k, v, kv_len, q_start, prefix_valid, mask, 0, kv_lens);
   }

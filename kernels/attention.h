@@ -35,7 +35,8 @@ struct AttentionArgs {
   // batching): row b's keys are 0 .. kv_lens[b] - 1 and its queries sit at positions
   // kv_lens[b] - q_len onwards (q_start is ignored). Each must be in [q_len, kv_len]; kv_len is
   // then their maximum (it bounds the key range, as the capacity does). nullptr: every row uses
-  // kv_len and q_start. Decode only.
+  // kv_len and q_start. Decode only. Host memory for the CPU entry points (checked), device
+  // memory for the CUDA ones (not read by the host; the kernels clamp each into the range).
   const int32_t* kv_lens = nullptr;
   AttentionMask mask;
   float scale = 0.f;  // softmax scale, usually 1 / sqrt(D)

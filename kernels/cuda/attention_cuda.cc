@@ -25,16 +25,18 @@ constexpr int64_t kCtasPerSm = 2;  // decode aims for this many split CTAs per S
 constexpr float kLog2e = 1.44269504088896341f;
 
 absl::Status ValidateCudaArgs(const AttentionArgs& args) {
-  if (absl::Status s = ValidateAttentionArgs(args); !s.ok()) return s;
+  // kv_lens is a device pointer here: the host checks everything else (the kernels clamp each
+  // entry into [q_len, kv_len], see RowSpanOf).
+  AttentionArgs host = args;
+  host.kv_lens = nullptr;
+  if (args.kv_lens != nullptr) host.q_start = args.kv_len - args.q_len;
+  if (absl::Status s = ValidateAttentionArgs(host); !s.ok()) return s;
   if (args.dtype != ElementType::kF16 && args.dtype != ElementType::kBF16) {
     return absl::InvalidArgumentError("CUDA attention supports dtype kF16 and kBF16 only");
   }
   if (args.head_dim != 64 && args.head_dim != 128) {
     return absl::InvalidArgumentError(
         absl::StrCat("CUDA attention supports head_dim 64 and 128, got ", args.head_dim));
-  }
-  if (args.kv_lens != nullptr) {  // callers take the torch path for these batches
-    return absl::UnimplementedError("per-row kv_lens are not supported by the CUDA kernels yet");
   }
   if (args.batch * args.heads > kMaxGridY) {
     return absl::InvalidArgumentError(
@@ -61,6 +63,8 @@ DeviceAttentionParams ToParams(const AttentionArgs& args) {
   p.kv_stride = args.kv_capacity ? args.kv_capacity : args.kv_len;
   p.q_start = args.q_start;
   p.prefix_valid = args.prefix_valid;
+  p.kv_lens = args.kv_lens;
+  if (args.kv_lens != nullptr) p.q_start = args.kv_len - args.q_len;  // the longest row's
   p.mask = args.mask;
   p.scale_log2 = args.scale * kLog2e;
   return p;
@@ -90,7 +94,8 @@ absl::Status DispatchDecode(const AttentionArgs& args, int splits, const DecodeW
 }
 
 // Splits per (b, h): enough CTAs to fill the GPU, but each split keeps >= kMinKeysPerSplit of the
-// keys the mask can expose (counted on the host with every prefix position assumed valid).
+// keys the mask can expose (counted on the host with every prefix position assumed valid, and
+// with per-row kv_lens for the longest row: shorter rows leave some splits empty).
 int DecodeSplits(const AttentionArgs& args) {
   int device = 0, sms = 1;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -98,8 +103,9 @@ int DecodeSplits(const AttentionArgs& args) {
     cudaGetLastError();  // clear; one split is always correct
     return 1;
   }
-  const VisibleKeys keys = VisibleKeyRanges(args.mask, args.mask.prefix_len, args.q_start,
-                                            args.q_start + args.q_len - 1, args.kv_len);
+  const int64_t q_start = args.kv_lens != nullptr ? args.kv_len - args.q_len : args.q_start;
+  const VisibleKeys keys = VisibleKeyRanges(args.mask, args.mask.prefix_len, q_start,
+                                            q_start + args.q_len - 1, args.kv_len);
   const int64_t keys_visible = keys.prefix.size() + keys.target.size();
   const int64_t by_length = (keys_visible + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
   const int64_t slices = args.batch * args.heads;
@@ -126,8 +132,9 @@ bool CudaAttentionAvailable() {
 
 absl::Status AttentionCudaPrefill(const AttentionArgs& args, void* stream) {
   if (absl::Status s = ValidateCudaArgs(args); !s.ok()) return s;
-  if (args.q_start != 0 || args.q_len != args.kv_len) {
-    return absl::InvalidArgumentError("prefill needs q_start == 0 and q_len == kv_len");
+  if (args.q_start != 0 || args.q_len != args.kv_len || args.kv_lens != nullptr) {
+    return absl::InvalidArgumentError(
+        "prefill needs q_start == 0, q_len == kv_len and no per-row kv_lens");
   }
   return DispatchPrefill(args, static_cast<cudaStream_t>(stream));
 }
@@ -140,7 +147,7 @@ size_t AttentionCudaDecodeWorkspaceBytes(const AttentionArgs& args) {
 absl::Status AttentionCudaDecode(const AttentionArgs& args, void* stream, void* workspace,
                                  size_t workspace_bytes) {
   if (absl::Status s = ValidateCudaArgs(args); !s.ok()) return s;
-  if (args.q_start + args.q_len != args.kv_len) {
+  if (args.kv_lens == nullptr && args.q_start + args.q_len != args.kv_len) {
     return absl::InvalidArgumentError("decode needs q_start + q_len == kv_len");
   }
   auto cuda_stream = static_cast<cudaStream_t>(stream);

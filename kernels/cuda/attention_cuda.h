@@ -15,8 +15,9 @@ namespace duet::kernels {
 bool CudaAttentionAvailable();
 
 // Same shapes, mask and zero-row rule as AttentionPrefill, on the GPU:
-// - q, k, v, out are device pointers, 16-byte aligned; args.prefix_valid, when set, points to
-//   device memory ([B] int32).
+// - q, k, v, out are device pointers, 16-byte aligned; args.prefix_valid and args.kv_lens, when
+//   set, point to device memory ([B] int32). kv_lens (rows at their own positions) is for
+//   AttentionCudaDecode only; prefill refuses it.
 // - dtype kF16 or kBF16; head_dim 64 or 128; batch * heads <= 65535. Else InvalidArgument.
 // - stream is a cudaStream_t (nullptr: the legacy default stream). The call only enqueues work;
 //   errors of the launch itself come back as Internal with file and line, errors during execution

@@ -100,13 +100,14 @@ __global__ void __launch_bounds__(kDecodeThreads)
   const int64_t bh = blockIdx.y;
   const int warp = threadIdx.x / 32;
   const int64_t valid = p.prefix_valid ? p.prefix_valid[bh / p.heads] : p.mask.prefix_len;
+  const RowSpan span = RowSpanOf(p, bh / p.heads);
   const T* q = static_cast<const T*>(p.q) + bh * p.q_len * kHeadDim;
   const T* k = static_cast<const T*>(p.k) + bh * p.kv_stride * kHeadDim;
   const T* v = static_cast<const T*>(p.v) + bh * p.kv_stride * kHeadDim;
 
   // This CTA's share of the visible keys, numbered across the prefix and target ranges.
   const VisibleKeys keys =
-      VisibleKeyRanges(p.mask, valid, p.q_start, p.q_start + p.q_len - 1, p.kv_len);
+      VisibleKeyRanges(p.mask, valid, span.q_start, span.q_start + p.q_len - 1, span.kv_len);
   const int64_t n_prefix = keys.prefix.size();
   const int64_t n_visible = n_prefix + keys.target.size();
   const int64_t per_split = (n_visible + gridDim.x - 1) / gridDim.x;
@@ -125,7 +126,7 @@ __global__ void __launch_bounds__(kDecodeThreads)
     LoadLaneSlice<kType, kHeadDim>(k + k_pos * kHeadDim, k_row);
     LoadLaneSlice<kType, kHeadDim>(v + k_pos * kHeadDim, v_row);
     for (int r = 0; r < kDecodeMaxQueries && r < p.q_len; ++r) {
-      if (MaskAllows(p.mask, valid, p.q_start + r, k_pos))
+      if (MaskAllows(p.mask, valid, span.q_start + r, k_pos))
         AttendKey(q_rows[r], k_row, v_row, rows[r]);
     }
   }

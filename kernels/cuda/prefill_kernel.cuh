@@ -179,9 +179,10 @@ __global__ void __launch_bounds__(Tr::kThreads) PrefillKernel(const DeviceAttent
   const T* k = static_cast<const T*>(p.k) + bh * p.kv_stride * Tr::kHeadDim;
   const T* v = static_cast<const T*>(p.v) + bh * p.kv_stride * Tr::kHeadDim;
   const int64_t valid = p.prefix_valid ? p.prefix_valid[bh / p.heads] : p.mask.prefix_len;
-  const int64_t q_first = p.q_start + row0;
+  const RowSpan span = RowSpanOf(p, bh / p.heads);
+  const int64_t q_first = span.q_start + row0;
   const int64_t q_last =
-      p.q_start + (row0 + Tr::kBlockM < p.q_len ? row0 + Tr::kBlockM : p.q_len) - 1;
+      span.q_start + (row0 + Tr::kBlockM < p.q_len ? row0 + Tr::kBlockM : p.q_len) - 1;
   const int64_t warp_row = row0 + (threadIdx.x / 32) * 16;
 
   LoadTile<Tr, Tr::kBlockM>(s_q, q, row0, p.q_len);
@@ -192,7 +193,7 @@ __global__ void __launch_bounds__(Tr::kThreads) PrefillKernel(const DeviceAttent
   float row_max[2] = {-INFINITY, -INFINITY};
   float row_sum[2] = {0.f, 0.f};
 
-  const VisibleKeys keys = VisibleKeyRanges(p.mask, valid, q_first, q_last, p.kv_len);
+  const VisibleKeys keys = VisibleKeyRanges(p.mask, valid, q_first, q_last, span.kv_len);
   for (int r = 0; r < 2; ++r) {
     const KeyRange range = r == 0 ? keys.prefix : keys.target;  // (a select: no local memory)
     for (int64_t k0 = range.begin; k0 < range.end; k0 += Tr::kBlockN) {
@@ -205,7 +206,7 @@ __global__ void __launch_bounds__(Tr::kThreads) PrefillKernel(const DeviceAttent
       ComputeScores<kType, Tr>(q_frag, s_k, s);  // S = Q K^T
       const bool full = k_end - k0 == Tr::kBlockN &&
                         BlockFullyVisible(p.mask, valid, q_first, q_last, k0, k_end - 1);
-      if (!full) MaskScores<Tr>(p, valid, p.q_start + warp_row, k0, k_end, s);
+      if (!full) MaskScores<Tr>(p, valid, span.q_start + warp_row, k0, k_end, s);
       OnlineSoftmax<Tr>(p.scale_log2, s, row_max, row_sum, o);  // P = 2^(S - m), rescale O
       AccumulatePV<kType, Tr>(s, s_v, o);                       // O += P V
     }

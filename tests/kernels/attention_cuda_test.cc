@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -137,6 +138,52 @@ TEST(CudaDecodeTest, MatchesFloat64WithPaddedCacheAndSplits) {
   }
 }
 
+// Continuous batching: rows of one batch at their own positions (device kv_lens). Each row is
+// checked against itself decoded alone in float64, and the keys past its own length are NaN, so
+// a kernel that read one would fail. q_len 6 is served by the prefill kernel.
+TEST(CudaDecodeTest, RowsAtTheirOwnPositionsMatchFloat64) {
+  if (!CudaAttentionAvailable()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<int32_t> kv_lens = {6, 300, 41, 1000};
+  for (int64_t q_len : {1, 3, 6}) {
+    for (int64_t window : {0, 64}) {
+      for (bool bf16 : {false, true}) {
+        const ElementType dtype = bf16 ? ElementType::kBF16 : ElementType::kF16;
+        Problem p = Problem::Decode(4, 2, 1000, 128, /*prefix_len=*/50, window, q_len,
+                                    /*padding=*/8, 11);
+        for (int64_t bh = 0; bh < p.batch * p.heads; ++bh) {
+          const int64_t len = kv_lens[bh / p.heads];
+          for (int64_t i = (bh * p.kv_capacity + len) * p.head_dim;
+               i < (bh + 1) * p.kv_capacity * p.head_dim; ++i) {
+            p.k[i] = p.v[i] = std::numeric_limits<float>::quiet_NaN();
+          }
+        }
+        DeviceArray<uint16_t> q(Round(p.q, dtype)), k(Round(p.k, dtype)), v(Round(p.v, dtype));
+        DeviceArray<uint16_t> out(std::vector<uint16_t>(p.OutSize(), 0xFFFF));
+        DeviceArray<int32_t> valid(p.prefix_valid), lens(kv_lens);
+        AttentionArgs args = p.Args(nullptr);
+        args.q = q.ptr, args.k = k.ptr, args.v = v.ptr, args.out = out.ptr;
+        args.prefix_valid = valid.ptr;
+        args.kv_lens = lens.ptr;
+        args.dtype = dtype;
+        const absl::Status status = AttentionCudaDecode(args, nullptr);
+        ASSERT_TRUE(status.ok()) << status;
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        std::vector<float> got;
+        for (uint16_t bits : out.ToHost()) got.push_back(FromBits(bits, dtype));
+        const size_t per_row = p.OutSize() / p.batch;
+        for (int64_t b = 0; b < p.batch; ++b) {
+          Problem alone = testing::BatchRow(p, b);
+          alone.kv_len = kv_lens[b];
+          alone.q_start = kv_lens[b] - q_len;
+          const std::vector<float> row(got.begin() + b * per_row, got.begin() + (b + 1) * per_row);
+          EXPECT_LE(MaxAbsError(row, ReferenceF64(alone)), Tolerance(dtype))
+              << "row " << b << " q_len " << q_len << " window " << window << " bf16 " << bf16;
+        }
+      }
+    }
+  }
+}
+
 // Validation happens before any CUDA call, so these run with or without a device.
 TEST(CudaArgsTest, UnsupportedArgsAreInvalidArgument) {
   alignas(16) static uint16_t buffer[64];
@@ -164,6 +211,12 @@ TEST(CudaArgsTest, UnsupportedArgsAreInvalidArgument) {
   expect_invalid(bad);
   bad = a;
   bad.kv_len = 2;  // a decode, not a prefill
+  EXPECT_EQ(AttentionCudaPrefill(bad, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  // Per-row kv_lens are decode-only; the host never reads them (they are device memory), so a
+  // host pointer to anything is enough to be refused by prefill before any CUDA call.
+  static const int32_t lens[1] = {1};
+  bad = a;
+  bad.kv_lens = lens;
   EXPECT_EQ(AttentionCudaPrefill(bad, nullptr).code(), absl::StatusCode::kInvalidArgument);
 }
 
