@@ -2,6 +2,7 @@
 // in the first step, then one cached step per token); scoring is one teacher-forced forward.
 #include "fusion/generation.h"
 
+#include <functional>
 #include <limits>
 
 #include "common/tensor_io.h"
@@ -19,13 +20,29 @@ Status CheckBatch(const torch::Tensor& rows, size_t seeds) {
   return absl::OkStatus();
 }
 
-// Steps `engine` until every sequence finished (tokens[index] collects them), reporting
-// progress(step, total) after each step. False when progress asked to stop first.
-bool RunToEnd(Engine& engine, int64_t total, std::vector<std::vector<int64_t>>& tokens,
-              const ProgressFn& progress) {
+// One engine sequence per row b (prefix(b), seeds[b], max_tokens), every row prefilled in the
+// first step as one batch, stepped until all finish; tokens[b] gets row b's. Reports
+// progress(step, max_tokens) after each step; false when progress asked to stop first.
+bool DecodeRows(MultimodalTransformer& model, Task task, int64_t rows,
+                const std::function<torch::Tensor(int64_t)>& prefix, const SamplingParams& params,
+                const std::vector<uint64_t>& seeds, int64_t max_tokens,
+                const ProgressFn& progress, std::vector<std::vector<int64_t>>& tokens) {
+  Engine engine(model, task, std::numeric_limits<int64_t>::max());
+  std::vector<Sequence> sequences(rows);
+  for (int64_t b = 0; b < rows; ++b) {
+    sequences[b].prefix = prefix(b);
+    sequences[b].sampling = params;
+    sequences[b].seed = seeds[b];
+    sequences[b].max_tokens = max_tokens;
+    sequences[b].index = b;
+  }
+  engine.Add(std::move(sequences));
+  tokens.assign(rows, {});
   for (int64_t step = 1; !engine.empty(); ++step) {
     for (Finished& f : engine.Step()) tokens[f.index] = std::move(f.tokens);
-    if (progress && !progress(std::min(step, total), total) && !engine.empty()) return false;
+    if (progress && !progress(std::min(step, max_tokens), max_tokens) && !engine.empty()) {
+      return false;
+    }
   }
   return true;
 }
@@ -45,19 +62,11 @@ StatusOr<torch::Tensor> GenerateImageCodes(MultimodalTransformer& model, const t
   bool completed = true;
   Status status = CatchTorch("generate image codes", [&] {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
-    // Every row is prefilled in the first step, as one batch, then decodes with the others.
-    Engine engine(model, Task::kTextToImage, std::numeric_limits<int64_t>::max());
     const torch::Tensor host_text = text.to(torch::kCPU), host_lengths = lengths.to(torch::kCPU);
-    std::vector<Sequence> rows(B);
-    for (int64_t b = 0; b < B; ++b) {
-      rows[b].prefix = host_text[b].narrow(0, 0, host_lengths[b].item<int64_t>());
-      rows[b].sampling = params;
-      rows[b].seed = seeds[b];
-      rows[b].max_tokens = N;
-      rows[b].index = b;
-    }
-    engine.Add(std::move(rows));
-    completed = RunToEnd(engine, N, codes, progress);
+    completed = DecodeRows(
+        model, Task::kTextToImage, B,
+        [&](int64_t b) { return host_text[b].narrow(0, 0, host_lengths[b].item<int64_t>()); },
+        params, seeds, N, progress, codes);
   });
   DUET_RETURN_IF_ERROR(status);
   if (!completed) return absl::CancelledError("image generation cancelled");
@@ -81,18 +90,9 @@ StatusOr<std::vector<std::vector<int64_t>>> GenerateText(MultimodalTransformer& 
   bool completed = true;
   Status status = CatchTorch("generate text", [&] {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard)
-    Engine engine(model, Task::kImageToText, std::numeric_limits<int64_t>::max());
     const torch::Tensor rows_codes = codes.reshape({B, -1}).to(torch::kCPU);
-    std::vector<Sequence> rows(B);
-    for (int64_t b = 0; b < B; ++b) {
-      rows[b].prefix = rows_codes[b];
-      rows[b].sampling = params;
-      rows[b].seed = seeds[b];
-      rows[b].max_tokens = max_len;
-      rows[b].index = b;
-    }
-    engine.Add(std::move(rows));
-    completed = RunToEnd(engine, max_len, captions, progress);
+    completed = DecodeRows(model, Task::kImageToText, B, [&](int64_t b) { return rows_codes[b]; },
+                           params, seeds, max_len, progress, captions);
   });
   DUET_RETURN_IF_ERROR(status);
   if (!completed) return absl::CancelledError("caption generation cancelled");

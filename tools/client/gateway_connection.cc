@@ -18,8 +18,7 @@ void GatewayConnection::Authorize(grpc::ClientContext& context) const {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
 }
 
-StatusOr<GatewayConnection> ConnectGateway(const Flags& flags) {
-  if (flags.Get("server").empty()) return absl::InvalidArgumentError("--server is required");
+StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const Flags& flags) {
   services::TlsFiles tls;
   tls.ca = flags.Get("tls-ca");
   StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
@@ -28,6 +27,12 @@ StatusOr<GatewayConnection> ConnectGateway(const Flags& flags) {
     return absl::InvalidArgumentError(
         absl::StrCat("--tls-ca '", tls.ca, "' cannot be read or is empty"));
   }
+  return services::MakeChannel(flags.Get("server"), services::kDefaultMaxMessageBytes,
+                               *credentials);
+}
+
+StatusOr<GatewayConnection> ConnectGateway(const Flags& flags) {
+  DUET_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, ServerChannel(flags));
   GatewayConnection connection;
   if (!flags.Get("token-file").empty()) {
     StatusOr<std::string> token = ReadFile(flags.Get("token-file"), 1 << 16);
@@ -37,8 +42,7 @@ StatusOr<GatewayConnection> ConnectGateway(const Flags& flags) {
     }
     connection.token = std::string(absl::StripAsciiWhitespace(*token));
   }
-  connection.stub = v1::Duet::NewStub(services::MakeChannel(
-      flags.Get("server"), services::kDefaultMaxMessageBytes, *credentials));
+  connection.stub = v1::Duet::NewStub(channel);
   return connection;
 }
 

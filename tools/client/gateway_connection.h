@@ -22,7 +22,11 @@ struct GatewayConnection {
   void Authorize(grpc::ClientContext& context) const;
 };
 
-// InvalidArgument naming the flag: --server missing, an unreadable CA or token file.
+// A channel to --server, TLS when --tls-ca is given (any Duet server: `duet health` uses it too).
+// InvalidArgument naming --tls-ca when the CA cannot be read.
+StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const Flags& flags);
+
+// InvalidArgument naming the flag: an unreadable CA or token file.
 StatusOr<GatewayConnection> ConnectGateway(const Flags& flags);
 
 }  // namespace duet::client

@@ -3,9 +3,8 @@
 // that can only run a command (podman, shell loops).
 #include <cstdio>
 
-#include "services/common/channel.h"
-#include "services/common/tls.h"
 #include "tools/client/client.h"
+#include "tools/client/gateway_connection.h"
 #include "tools/client/health.h"
 #include "tools/command.h"
 
@@ -24,15 +23,7 @@ const std::vector<FlagSpec>& Specs() {
 Status Check(const Flags& flags) {
   const std::string address = flags.Get("server");
   DUET_ASSIGN_OR_RETURN(const int64_t wait, flags.GetInt("wait", 0, 3600));
-  services::TlsFiles tls;
-  tls.ca = flags.Get("tls-ca");
-  StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      services::MakeChannelCredentials(tls);
-  if (!credentials.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls-ca '", tls.ca, "' cannot be read or is empty"));
-  }
-  auto channel = services::MakeChannel(address, services::kDefaultMaxMessageBytes, *credentials);
+  DUET_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, ServerChannel(flags));
   return WaitServing(address, channel, std::chrono::seconds(wait));
 }
 
