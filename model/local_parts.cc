@@ -106,6 +106,8 @@ StatusOr<std::vector<std::string>> LocalParts::DecodePngs(
   return pngs;
 }
 
+int LocalParts::DecodeChunk() const { return static_cast<int>(ImagePipeline::kDecodeBatch); }
+
 StatusOr<pipeline::CodeGrids> LocalParts::EncodeImages(const std::vector<std::string>& images) {
   DUET_ASSIGN_OR_RETURN(std::vector<vision::Image> decoded, model_.image().DecodeBytes(images));
   DUET_ASSIGN_OR_RETURN(torch::Tensor codes, model_.image().EncodeImages(decoded));

@@ -26,6 +26,8 @@ class LocalParts : public pipeline::Parts {
   StatusOr<std::vector<std::string>> DecodePngs(
       const pipeline::CodeGrids& codes, const std::vector<pipeline::PngText>& metadata) override;
   StatusOr<pipeline::CodeGrids> EncodeImages(const std::vector<std::string>& images) override;
+  // The image pipeline's own batch (ImagePipeline::kDecodeBatch).
+  int DecodeChunk() const override;
 
  private:
   DuetModel& model_;

@@ -63,6 +63,9 @@ class Parts {
   // Image codec: the PNG of each grid, carrying metadata[i].
   virtual StatusOr<std::vector<std::string>> DecodePngs(const CodeGrids& codes,
                                                         const std::vector<PngText>& metadata) = 0;
+  // Grids per DecodePngs call: what the codec decodes well at once (drafts reach the caller a
+  // chunk at a time). The bytes never depend on it: the decoder treats each image apart.
+  virtual int DecodeChunk() const = 0;
   // Image codec: PNG or JPEG bytes -> one grid each.
   virtual StatusOr<CodeGrids> EncodeImages(const std::vector<std::string>& images) = 0;
 };

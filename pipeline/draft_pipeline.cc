@@ -43,14 +43,15 @@ Status ValidateDrafts(const model::ModelConfig& config, const std::string& promp
 
 namespace {
 
-// PNGs for the drafts at `order`, kDecodeChunk at a time, handed to `draft` as they are made.
+// PNGs for the drafts at `order`, a decode chunk at a time, handed to `draft` as they are made.
 Status DecodeInOrder(Parts& parts, const model::ModelConfig& config, const std::string& prompt,
                      const DraftOptions& options, const CodeGrids& codes,
                      const std::vector<int>& order, const std::vector<double>& scores,
                      const std::function<Status(Draft)>& draft) {
-  for (size_t first = 0; first < order.size(); first += kDecodeChunk) {
+  const size_t step = static_cast<size_t>(std::max(1, parts.DecodeChunk()));
+  for (size_t first = 0; first < order.size(); first += step) {
     const std::vector<int> chunk(order.begin() + first,
-                                 order.begin() + std::min(order.size(), first + kDecodeChunk));
+                                 order.begin() + std::min(order.size(), first + step));
     std::vector<PngText> metadata;
     for (int index : chunk) {
       metadata.push_back(DraftMetadata(prompt, options.sampling.seed + index, options.sampling,

@@ -18,7 +18,6 @@ namespace duet::pipeline {
 
 inline constexpr int kMaxDrafts = 256;        // drafts per request
 inline constexpr int kMaxPromptBytes = 2048;  // UTF-8 bytes per prompt
-inline constexpr int kDecodeChunk = 16;       // drafts turned into PNGs per DecodePngs call
 
 struct DraftOptions {
   int count = 1;                    // drafts, in [1, kMaxDrafts]
@@ -45,7 +44,7 @@ Status ValidateDrafts(const model::ModelConfig& config, const std::string& promp
 
 // Validates, then runs the request on `parts`. `draft` gets each finished draft in output order:
 // index order, or best score first with rerank (ties keep index order); an error it returns
-// stops the run. Drafts reach `draft` kDecodeChunk at a time, as their PNGs are made.
+// stops the run. Drafts reach `draft` parts.DecodeChunk() at a time, as their PNGs are made.
 Status GenerateDrafts(Parts& parts, const model::ModelConfig& config, const std::string& prompt,
                       const DraftOptions& options, const ProgressFn& progress,
                       const std::function<Status(Draft)>& draft);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/cpu_allocator.h"
 #include "model/torch_threads.h"
 #include "tools/client/client.h"
 #include "tools/commands.h"
@@ -60,6 +61,7 @@ int Usage(FILE* out) {
 int main(int argc, char** argv) {
   if (argc < 2) return Usage(stderr);
   duet::model::UseTorchThreads();  // every core unless OMP_NUM_THREADS says otherwise
+  duet::UseCachingCpuAllocator();  // decode steps reuse their activation blocks
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") return Usage(stdout);
   for (const Command& command : kCommands) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/compute_dtype.h"
+#include "common/cpu_allocator.h"
 #include "fusion/generation.h"
 #include "model/duet_model.h"
 #include "model/torch_threads.h"
@@ -135,6 +136,7 @@ BENCHMARK(BM_Drafts)->Apply([](auto* b) { DtypeArgs(b, {256}); });
 
 int main(int argc, char** argv) {
   duet::model::UseTorchThreads();  // every core, BLAS single-threaded, as the duet CLI runs
+  duet::UseCachingCpuAllocator();  // as the duet CLI and the servers do
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

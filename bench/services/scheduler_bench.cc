@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "common/cpu_allocator.h"
 #include "model/duet_model.h"
 #include "model/torch_threads.h"
 #include "services/transformer/scheduler.h"
@@ -21,6 +22,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 model::DuetModel& Model() {
   static std::unique_ptr<model::DuetModel> model = [] {
     model::UseTorchThreads();
+    UseCachingCpuAllocator();
     auto loaded = model::DuetModel::Load(DUET_SOURCE_DIR "/assets/models/duet-emoji");
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());

@@ -16,6 +16,8 @@
 
 namespace duet::services {
 
+inline constexpr int kRemoteDecodeChunk = 16;  // grids per ImageCodec.Decode call
+
 struct BackendAddresses {
   std::string text_encoder;  // host:port, "a:1,b:2" for replicas, or any gRPC target (dns:///...)
   std::string image_codec;
@@ -54,6 +56,8 @@ class RemoteParts : public pipeline::Parts {
   StatusOr<std::vector<std::string>> DecodePngs(
       const pipeline::CodeGrids& codes, const std::vector<pipeline::PngText>& metadata) override;
   StatusOr<pipeline::CodeGrids> EncodeImages(const std::vector<std::string>& images) override;
+  // kRemoteDecodeChunk: drafts stream to the client 16 at a time, in bounded messages.
+  int DecodeChunk() const override { return kRemoteDecodeChunk; }
 
  private:
   std::unique_ptr<grpc::ClientContext> Child() const;

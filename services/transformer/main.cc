@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common/dtype_flag.h"
+#include "common/cpu_allocator.h"
 #include "common/log.h"
 #include "model/torch_threads.h"
 #include "model/transformer_model.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     return code;
   }
   model::UseTorchThreads();  // the scheduler decodes on one thread: give it every core
+  UseCachingCpuAllocator();  // decode steps reuse their activation blocks
   StatusOr<int64_t> max_queue = flags.GetInt("max-queue", 1, 100000);
   StatusOr<int64_t> max_rows = flags.GetInt("max-rows", 1, 65536);
   StatusOr<int64_t> chunk_tokens = flags.GetInt("chunk-tokens", 1, 1 << 20);

@@ -90,6 +90,7 @@ class ScriptedParts : public Parts {
     }
     return pngs;
   }
+  int DecodeChunk() const override { return decode_chunk; }
   StatusOr<CodeGrids> EncodeImages(const std::vector<std::string>& images) override {
     ++calls;
     CodeGrids out{static_cast<int64_t>(images.size()), grid_, {}};
@@ -100,6 +101,7 @@ class ScriptedParts : public Parts {
   }
 
   int calls = 0;
+  int decode_chunk = 16;
   int64_t prompt_tokens = 3;
   int short_codes = 0;  // GenerateCodes returns this many grids too few
   Status encode_error, decode_error;
@@ -131,7 +133,7 @@ std::vector<Draft> RunDrafts(Parts& parts, const std::string& prompt, const Draf
   return drafts;
 }
 
-TEST(DraftPipelineTest, DraftsComeInIndexOrderDecodedSixteenAtATime) {
+TEST(DraftPipelineTest, DraftsComeInIndexOrderDecodedAChunkAtATime) {
   ScriptedParts parts(Config());
   Status status;
   const auto drafts = RunDrafts(parts, "hat", Options(40, 1000), &status);
@@ -147,6 +149,14 @@ TEST(DraftPipelineTest, DraftsComeInIndexOrderDecodedSixteenAtATime) {
   }
   EXPECT_EQ(parts.chunk_sizes, (std::vector<int64_t>{16, 16, 8}));
   EXPECT_TRUE(parts.scored_texts.empty());  // no rerank, no scoring
+
+  // The parts choose the chunk; the drafts are the same.
+  ScriptedParts wide(Config());
+  wide.decode_chunk = 64;
+  const auto same = RunDrafts(wide, "hat", Options(40, 1000), &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(wide.chunk_sizes, (std::vector<int64_t>{40}));
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(same[i].png, drafts[i].png);
 }
 
 TEST(DraftPipelineTest, RerankPutsTheBestFirstKeepsTiesInIndexOrderAndCutsThePrompt) {
