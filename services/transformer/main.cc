@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
       "127.0.0.1:50053",
       {{"max-queue", "", "requests waiting to join decoding (1..100000)", "64"},
        {"max-rows", "", "sequences decoding at once, x2 with guidance (1..65536)", "1024"},
-       {"chunk-tokens", "", "prefill and scoring positions per step and cohort (1..1048576)",
+       {"chunk-tokens", "", "prefill and scoring positions per step and unit of work (1..1048576)",
         "2048"},
        {"device", "", "where the transformer runs: auto (cuda when LibTorch sees a GPU), cpu, cuda",
         "auto"},

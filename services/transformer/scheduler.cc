@@ -129,11 +129,11 @@ void Scheduler::WorkerLoop() {
   while (true) {
     // glibc keeps freed tensor memory in its arenas (RSS grows in steps under a changing load);
     // hand it back when the worker goes idle, and now and then under constant load.
-    const bool idle = cohorts_.empty() && images_->empty() && texts_->empty();
+    const bool idle = scorings_.empty() && images_->empty() && texts_->empty();
     if (idle || steps_ % kTrimEverySteps == 0) malloc_trim(0);
     std::vector<Request> admitted = Admit(/*block=*/idle);
     if (admitted.empty() && idle) return;  // stopping and drained
-    StartCohorts(std::move(admitted));
+    StartScoring(std::move(admitted));
     StepAll();
   }
 }
@@ -177,15 +177,15 @@ std::vector<Scheduler::Request> Scheduler::Admit(bool block) {
   return admitted;
 }
 
-void Scheduler::StartCohorts(std::vector<Request> admitted) {
+void Scheduler::StartScoring(std::vector<Request> admitted) {
   for (Request& request : admitted) {
     if (auto* image = std::get_if<ImageRequest>(&request)) {
       images_->Add(std::move(*image));
     } else if (auto* text = std::get_if<TextRequest>(&request)) {
       texts_->Add(std::move(*text));
     } else {
-      cohorts_.push_back(
-          MakeScoreCohort(model_, std::move(std::get<ScoreRequest>(request)), options_.chunk));
+      scorings_.push_back(
+          MakeScoring(model_, std::move(std::get<ScoreRequest>(request)), options_.chunk));
     }
   }
 }
@@ -193,26 +193,26 @@ void Scheduler::StartCohorts(std::vector<Request> admitted) {
 void Scheduler::StepAll() {
   bool stepped = false;
   int64_t step_rows = 0, tokens = 0;
-  std::vector<Cohort*> work = {images_.get(), texts_.get()};
-  for (auto& cohort : cohorts_) work.push_back(cohort.get());
-  for (Cohort* cohort : work) {
-    cohort->DropCancelled();
-    if (cohort->empty()) continue;
-    const int64_t rows = cohort->step_rows(), sampled = cohort->tokens_sampled();
+  std::vector<WorkUnit*> work = {images_.get(), texts_.get()};
+  for (auto& scoring : scorings_) work.push_back(scoring.get());
+  for (WorkUnit* unit : work) {
+    unit->DropCancelled();
+    if (unit->empty()) continue;
+    const int64_t rows = unit->step_rows(), sampled = unit->tokens_sampled();
     rows_ += rows;
     step_rows += rows;
     ++forwards_;
     stepped = true;
-    const Status status = cohort->Step();
-    tokens += cohort->tokens_sampled() - sampled;
+    const Status status = unit->Step();
+    tokens += unit->tokens_sampled() - sampled;
     if (!status.ok()) {
       DUET_LOG(ERROR) << "decoding step failed: " << status;
-      cohort->FailAll(status);
+      unit->FailAll(status);
     }
   }
-  cohorts_.erase(std::remove_if(cohorts_.begin(), cohorts_.end(),
-                                [](const auto& cohort) { return cohort->empty(); }),
-                 cohorts_.end());
+  scorings_.erase(std::remove_if(scorings_.begin(), scorings_.end(),
+                                [](const auto& scoring) { return scoring->empty(); }),
+                 scorings_.end());
   if (!stepped) return;
   ++steps_;
   MetricsRegistry& metrics = ProcessMetrics();

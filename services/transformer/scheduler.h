@@ -1,5 +1,5 @@
 // The transformer's scheduler: one worker thread owns the model and runs decoding steps; each
-// step advances every active cohort by one token, so requests share the model's time.
+// step advances every unit of work (the image and caption decodings, each scoring) by one step, so requests share the model's time.
 //
 // Batching is continuous (fusion::Engine): every image request decodes in one forward per step
 // with every other, whatever its sampling settings, and the same for captions; a request arriving
@@ -21,14 +21,14 @@
 
 #include "common/status.h"
 #include "fusion/transformer.h"
-#include "services/transformer/cohort.h"
+#include "services/transformer/work_unit.h"
 
 namespace duet::services {
 
 struct SchedulerOptions {
   size_t max_queue = 64;    // requests waiting to be admitted; more: RESOURCE_EXHAUSTED
   int64_t max_rows = 1024;  // sequences decoding at once (drafts, x2 with guidance)
-  ChunkBudget chunk;        // prefill and scoring work per step and cohort
+  ChunkBudget chunk;        // prefill and scoring work per step and unit of work
 };
 
 struct SchedulerStats {
@@ -71,7 +71,7 @@ class Scheduler {
   struct Queued;
   void AdmitLocked(Queued& next, std::vector<Request>* admitted);
   void PurgeCancelledLocked();
-  void StartCohorts(std::vector<Request> admitted);
+  void StartScoring(std::vector<Request> admitted);
   void StepAll();
 
   fusion::MultimodalTransformer model_;
@@ -87,10 +87,10 @@ class Scheduler {
   std::vector<Request> purged_;  // cancelled while queued, admitted to be dropped; guarded by mu_
   bool stopping_ = false;
   int64_t active_rows_ = 0;  // guarded by mu_
-  // Worker thread only: the two decodings, and one cohort per scoring request.
+  // Worker thread only: the two decodings, and one scoring per ScoreText request.
   std::unique_ptr<Decoding<ImageRequest>> images_;
   std::unique_ptr<Decoding<TextRequest>> texts_;
-  std::vector<std::unique_ptr<Cohort>> cohorts_;
+  std::vector<std::unique_ptr<WorkUnit>> scorings_;
   std::atomic<int64_t> steps_{0}, forwards_{0}, rows_{0}, active_{0}, completed_{0},
       cancelled_{0};
   std::thread worker_;

@@ -120,7 +120,7 @@ TEST(SchedulerTest, CancelledRequestStopsWithinOneStepAndOthersCarryOn) {
   std::promise<void> queued_promise;
   std::shared_future<void> both_queued = queued_promise.get_future().share();
   Outcome blocker, cancelled, kept;
-  // A request that holds the worker until the two others are queued, so they share a cohort.
+  // A request that holds the worker until the two others are queued, so they decode in the same steps.
   ImageRequest hold = MakeRequest(scheduler, &blocker, "a cup of coffee", 1, 0);
   hold.progress = [&](int64_t done, int64_t) {
     if (done == 1) both_queued.wait();

@@ -1,8 +1,8 @@
-// Implementation of services/transformer/cohort.h. Decoding is fusion::Engine's: every admitted
+// Implementation of services/transformer/work_unit.h. Decoding is fusion::Engine's: every admitted
 // image (or caption) request adds its rows to one engine, which steps them all in one forward
 // whatever their settings or arrival, so a draft decoded here equals the same draft from
 // fusion::GenerateImageCodes. This file maps requests to engine sequences and back.
-#include "services/transformer/cohort.h"
+#include "services/transformer/work_unit.h"
 
 #include <map>
 

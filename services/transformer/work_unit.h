@@ -49,7 +49,7 @@ struct ScoreRequest {
   std::function<void(StatusOr<std::vector<double>>)> done;  // once
 };
 
-// How much work one step of one cohort may do: prefill and scoring go in chunks of rows whose
+// How much work one step of one unit may do: prefill and scoring go in chunks of rows whose
 // positions add up to at most this (at least one row per chunk).
 struct ChunkBudget {
   int64_t tokens = 2048;
@@ -59,15 +59,15 @@ struct ChunkBudget {
 };
 
 // Not thread-safe: owned and run by the scheduler's worker thread.
-class Cohort {
+class WorkUnit {
  public:
-  virtual ~Cohort() = default;
+  virtual ~WorkUnit() = default;
   // Removes requests whose cancelled() is true, calling their done(Cancelled); their rows leave
   // the batch (and the KV cache) before the next forward. Returns how many were dropped.
   virtual int DropCancelled() = 0;
   // One unit of work: while prefilling, the next chunk of rows (no token yet; the last chunk also
   // samples the first token); then one forward for every row. Finished requests get
-  // done(result) and leave the cohort.
+  // done(result) and leave the unit.
   virtual Status Step() = 0;
   // Ends every remaining request with `status`.
   virtual void FailAll(const Status& status) = 0;
@@ -82,7 +82,7 @@ class Cohort {
 
 // Requests of one kind decoding together; Add() may be called between any two steps.
 template <typename Request>
-class Decoding : public Cohort {
+class Decoding : public WorkUnit {
  public:
   // The request's rows join at the next step (their prefill first). Progress is reported as the
   // tokens of its least advanced row.
@@ -95,7 +95,7 @@ std::unique_ptr<Decoding<ImageRequest>> MakeImageDecoding(fusion::MultimodalTran
 std::unique_ptr<Decoding<TextRequest>> MakeTextDecoding(fusion::MultimodalTransformer model,
                                                         ChunkBudget budget);
 // Scores one request's captions a chunk of rows per step (fusion::ScoreText on each chunk).
-std::unique_ptr<Cohort> MakeScoreCohort(fusion::MultimodalTransformer model,
+std::unique_ptr<WorkUnit> MakeScoring(fusion::MultimodalTransformer model,
                                         ScoreRequest request, ChunkBudget budget);
 
 // Rows of `requests` counted as the scheduler budgets them.

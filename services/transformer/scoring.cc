@@ -3,15 +3,15 @@
 #include <algorithm>
 
 #include "fusion/generation.h"
-#include "services/transformer/cohort.h"
+#include "services/transformer/work_unit.h"
 
 namespace duet::services {
 namespace {
 
 // One ScoreText request, a chunk of rows per step.
-class ScoreCohort final : public Cohort {
+class Scoring final : public WorkUnit {
  public:
-  ScoreCohort(fusion::MultimodalTransformer model, ScoreRequest request, ChunkBudget budget)
+  Scoring(fusion::MultimodalTransformer model, ScoreRequest request, ChunkBudget budget)
       : model_(std::move(model)),
         request_(std::move(request)),
         chunk_rows_(budget.RowsOf(model_->config().image_tokens() +
@@ -60,9 +60,9 @@ class ScoreCohort final : public Cohort {
 
 }  // namespace
 
-std::unique_ptr<Cohort> MakeScoreCohort(fusion::MultimodalTransformer model,
+std::unique_ptr<WorkUnit> MakeScoring(fusion::MultimodalTransformer model,
                                         ScoreRequest request, ChunkBudget budget) {
-  return std::make_unique<ScoreCohort>(std::move(model), std::move(request), budget);
+  return std::make_unique<Scoring>(std::move(model), std::move(request), budget);
 }
 
 }  // namespace duet::services
