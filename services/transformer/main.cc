@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "model/torch_threads.h"
 #include "model/transformer_model.h"
+#include "services/common/metrics.h"
 #include "services/common/server_main.h"
 #include "services/common/termination.h"
 #include "services/transformer/scheduler.h"
@@ -35,7 +36,16 @@ int main(int argc, char** argv) {
     return code;
   }
   model::UseTorchThreads();  // the scheduler decodes on one thread: give it every core
-  UseCachingCpuAllocator();  // decode steps reuse their activation blocks
+  if (const CachingCpuAllocator* cache = UseCachingCpuAllocator()) {  // decode steps reuse blocks
+    ProcessMetrics().Describe("duet_cpu_cache_bytes", MetricType::kGauge,
+                              "LibTorch CPU blocks of 256 KiB and more: in_use, or cached (free, "
+                              "kept for reuse; DUET_CPU_CACHE_MB caps it)");
+    ProcessMetrics().OnRender([cache](MetricsRegistry& m) {
+      const CachingCpuAllocator::Stats stats = cache->stats();
+      m.Set("duet_cpu_cache_bytes", {{"state", "cached"}}, static_cast<double>(stats.cached_bytes));
+      m.Set("duet_cpu_cache_bytes", {{"state", "in_use"}}, static_cast<double>(stats.in_use_bytes));
+    });
+  }
   StatusOr<int64_t> max_queue = flags.GetInt("max-queue", 1, 100000);
   StatusOr<int64_t> max_rows = flags.GetInt("max-rows", 1, 65536);
   StatusOr<int64_t> chunk_tokens = flags.GetInt("chunk-tokens", 1, 1 << 20);

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -71,6 +73,49 @@ TEST(ProcessTest, GatewayBinaryNeedsNeitherTorchNorImageLibraries) {
   }
 }
 
+// A GenerateImageCodes request for `count` guided drafts of one prompt of the tiny model.
+v1::GenerateImageCodesRequest ImageCodesRequest(int count) {
+  v1::GenerateImageCodesRequest request;
+  model::EncodedTexts encoded = *TinyModel().text().Encode({"a yellow umbrella"});
+  EXPECT_TRUE(TensorToProto(encoded.embeddings[0].narrow(0, 0, encoded.lengths[0].item<int64_t>()),
+                            request.mutable_prefix()).ok());
+  request.set_count(count);
+  request.mutable_sampling()->set_guidance_scale(3.0f);
+  return request;
+}
+
+// duet-transformer keeps its large CPU blocks for the next steps (common/cpu_allocator.h) and
+// says how much it keeps: 256 guided drafts leave their KV cache storage behind, cached.
+TEST(ProcessTest, TransformerReportsItsCpuBlockCache) {
+  auto server = *ChildProcess::Spawn({Bin("duet-transformer"), "--model", TinyModelDir(),
+                                      "--listen", "127.0.0.1:0", "--metrics-listen",
+                                      "127.0.0.1:0"});
+  StatusOr<std::string> address = server->WaitForAddress(milliseconds(60000));
+  ASSERT_TRUE(address.ok()) << address.status();
+  StatusOr<std::string> metrics = server->WaitForAddress(milliseconds(10000), " metrics on ");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  auto stub = v1::MultimodalTransformer::NewStub(MakeChannel(*address));
+  grpc::ClientContext context;
+  auto reader = stub->GenerateImageCodes(&context, ImageCodesRequest(256));
+  v1::GenerateImageCodesResponse message;
+  bool got_codes = false;
+  while (reader->Read(&message)) got_codes = got_codes || message.has_codes();
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(got_codes);
+
+  const size_t colon = metrics->rfind(':');
+  httplib::Client http(metrics->substr(0, colon), std::stoi(metrics->substr(colon + 1)));
+  const auto response = http.Get("/metrics");
+  ASSERT_TRUE(response && response->status == 200);
+  const std::string cached = "\nduet_cpu_cache_bytes{state=\"cached\"} ";
+  const size_t at = response->body.find(cached);
+  ASSERT_NE(at, std::string::npos) << response->body;
+  EXPECT_GT(std::stod(response->body.substr(at + cached.size())), 256 << 10);
+  EXPECT_NE(response->body.find("\nduet_cpu_cache_bytes{state=\"in_use\"} "), std::string::npos);
+  server->Signal(SIGTERM);
+  EXPECT_EQ(*server->Wait(milliseconds(30000)), 0);
+}
+
 TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
   auto server = *ChildProcess::Spawn({Bin("duet-transformer"), "--model", TinyModelDir(),
                                       "--listen", "127.0.0.1:0", "--drain-ms", "60000"});
@@ -80,14 +125,8 @@ TEST(ProcessTest, SigtermDrainsInFlightRequestAndExitsZero) {
   ASSERT_TRUE(client::CheckServing(channel, milliseconds(5000)).ok());
 
   auto stub = v1::MultimodalTransformer::NewStub(channel);
-  v1::GenerateImageCodesRequest request;
-  model::EncodedTexts encoded = *TinyModel().text().Encode({"a yellow umbrella"});
-  ASSERT_TRUE(TensorToProto(encoded.embeddings[0].narrow(0, 0, encoded.lengths[0].item<int64_t>()),
-                            request.mutable_prefix()).ok());
-  request.set_count(256);
-  request.mutable_sampling()->set_guidance_scale(3.0f);
   grpc::ClientContext context;
-  auto reader = stub->GenerateImageCodes(&context, request);
+  auto reader = stub->GenerateImageCodes(&context, ImageCodesRequest(256));
   v1::GenerateImageCodesResponse message;
   ASSERT_TRUE(reader->Read(&message));  // decoding has started
   ASSERT_TRUE(message.has_progress());
