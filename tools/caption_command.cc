@@ -13,16 +13,14 @@ namespace duet::tools {
 namespace {
 
 const std::vector<FlagSpec>& Specs() {
-  static const std::vector<FlagSpec> specs = [] {
-    std::vector<FlagSpec> all = {
-        {"model", "m", "model directory", ""},
-        {"temperature", "", "sampling temperature, 0 = greedy", "0"},
-        {"seed", "s", "seed of image 0 (image i uses seed + i)", "0"},
-        DtypeFlagSpec(),
-    };
-    for (const FlagSpec& spec : CaptionOutputFlagSpecs()) all.push_back(spec);
-    return all;
-  }();
+  static const std::vector<FlagSpec> specs = Concat(
+      {
+          {"model", "m", "model directory", ""},
+          {"temperature", "", "sampling temperature, 0 = greedy", "0"},
+          {"seed", "s", "seed of image 0 (image i uses seed + i)", "0"},
+          DtypeFlagSpec(),
+      },
+      CaptionOutputFlagSpecs());
   return specs;
 }
 
@@ -34,7 +32,8 @@ StatusOr<model::CaptionResult> CaptionFile(model::DuetModel& engine, const std::
   return results[0];
 }
 
-Status Caption(const Flags& flags, int* exit_code) {
+// The exit code: 1 when any input failed (tools/caption_output.h).
+StatusOr<int> Caption(const Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, CaptionInputs(flags));
   DUET_ASSIGN_OR_RETURN(CaptionPrinter printer, CaptionPrinter::Make(flags));
   fusion::SamplingParams sampling;
@@ -52,8 +51,7 @@ Status Caption(const Flags& flags, int* exit_code) {
     }
     sampling.seed += 1;
   }
-  *exit_code = printer.Finish();
-  return absl::OkStatus();
+  return printer.Finish();
 }
 
 }  // namespace
@@ -62,11 +60,7 @@ int RunCaption(int argc, char** argv) {
   return RunCommand({"caption", "--model DIR (IMAGE... | --dir DIR) [--format jsonl|tsv]",
                      "Captions PNG/JPEG images: caption and log p(caption | image) each.",
                      Specs(), {"model"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      int exit_code = 0;
-                      DUET_RETURN_IF_ERROR(Caption(flags, &exit_code));
-                      return exit_code;
-                    });
+                    argc, argv, Caption);
 }
 
 }  // namespace duet::tools

@@ -30,6 +30,13 @@ int RunCommand(const CommandInfo& info, int argc, char** argv, const CommandBody
   return code.ok() ? *code : ReportError(info.name, code.status(), /*usage=*/false);
 }
 
+CommandBody ExitZeroWhenOk(std::function<Status(const Flags&)> run) {
+  return [run = std::move(run)](const Flags& flags) -> StatusOr<int> {
+    DUET_RETURN_IF_ERROR(run(flags));
+    return 0;
+  };
+}
+
 std::vector<FlagSpec> Concat(std::vector<FlagSpec> a, const std::vector<FlagSpec>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;

@@ -26,6 +26,9 @@ struct CommandInfo {
 // Returns the exit code of a run that finished (0, or 1 when some inputs failed), or its error.
 using CommandBody = std::function<StatusOr<int>(const Flags&)>;
 
+// The body of a command whose every successful run exits 0.
+CommandBody ExitZeroWhenOk(std::function<Status(const Flags&)> run);
+
 // argv[1] is the command's name; its flags start at argv[2].
 int RunCommand(const CommandInfo& info, int argc, char** argv, const CommandBody& body);
 

@@ -53,10 +53,7 @@ int RunData(int argc, char** argv) {
   return RunCommand({"data", "emoji --sources DIR -o DIR [flags]",
                      "Builds the emoji training shards (see docs/training.md).", Specs(),
                      {"sources", "out"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      DUET_RETURN_IF_ERROR(BuildEmoji(flags));
-                      return 0;
-                    });
+                    argc, argv, ExitZeroWhenOk(BuildEmoji));
 }
 
 }  // namespace duet::tools

@@ -68,10 +68,7 @@ int RunEval(int argc, char** argv) {
                      "Evaluates a model: image tokenizer, captioning, judged text to image, "
                      "diversity, round trip.",
                      Specs(), {"model", "data"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      DUET_RETURN_IF_ERROR(Eval(flags));
-                      return 0;
-                    });
+                    argc, argv, ExitZeroWhenOk(Eval));
 }
 
 }  // namespace duet::tools

@@ -14,11 +14,8 @@ namespace duet::tools {
 namespace {
 
 const std::vector<FlagSpec>& Specs() {
-  static const std::vector<FlagSpec> specs = [] {
-    std::vector<FlagSpec> all = {{"model", "m", "model directory", ""}, DtypeFlagSpec()};
-    for (const FlagSpec& spec : GenerateFlagSpecs()) all.push_back(spec);
-    return all;
-  }();
+  static const std::vector<FlagSpec> specs =
+      Concat({{"model", "m", "model directory", ""}, DtypeFlagSpec()}, GenerateFlagSpecs());
   return specs;
 }
 
@@ -53,10 +50,7 @@ int RunGenerate(int argc, char** argv) {
   return RunCommand({"generate", "--model DIR [flags] \"prompt\"",
                      "Generates image drafts for a prompt and writes them as PNG files.", Specs(),
                      {"model"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      DUET_RETURN_IF_ERROR(Generate(flags));
-                      return 0;
-                    });
+                    argc, argv, ExitZeroWhenOk(Generate));
 }
 
 }  // namespace duet::tools

@@ -64,10 +64,7 @@ Status InitModel(const Flags& flags) {
 int RunInitModel(int argc, char** argv) {
   return RunCommand({"init-model", "--config FILE -o DIR",
                      "Writes a randomly initialised model directory.", Specs(), {"config", "out"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      DUET_RETURN_IF_ERROR(InitModel(flags));
-                      return 0;
-                    });
+                    argc, argv, ExitZeroWhenOk(InitModel));
 }
 
 }  // namespace duet::tools

@@ -104,10 +104,7 @@ int RunTrain(int argc, char** argv) {
                      "Trains the tokenizer, image tokenizer and joint model; resumes from the "
                      "newest checkpoints in -o.",
                      Specs(), {"data", "out"}},
-                    argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                      DUET_RETURN_IF_ERROR(Train(flags));
-                      return 0;
-                    });
+                    argc, argv, ExitZeroWhenOk(Train));
 }
 
 }  // namespace duet::tools

@@ -20,11 +20,14 @@ const std::vector<FlagSpec>& Specs() {
   return specs;
 }
 
+// Waits for SERVING, then prints "<address> SERVING".
 Status Check(const Flags& flags) {
   const std::string address = flags.Get("server");
   DUET_ASSIGN_OR_RETURN(const int64_t wait, flags.GetInt("wait", 0, 3600));
   DUET_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, ServerChannel(flags));
-  return WaitServing(address, channel, std::chrono::seconds(wait));
+  DUET_RETURN_IF_ERROR(WaitServing(address, channel, std::chrono::seconds(wait)));
+  std::printf("%s SERVING\n", address.c_str());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -33,11 +36,7 @@ int RunHealth(int argc, char** argv) {
   return tools::RunCommand({"health", "--server ADDR [--wait SECONDS]",
                             "Exits 0 when the server answers grpc.health.v1 SERVING.", Specs(),
                             {"server"}},
-                           argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                             DUET_RETURN_IF_ERROR(Check(flags));
-                             std::printf("%s SERVING\n", flags.Get("server").c_str());
-                             return 0;
-                           });
+                           argc, argv, tools::ExitZeroWhenOk(Check));
 }
 
 }  // namespace duet::client

@@ -5,7 +5,6 @@
 
 #include "common/file.h"
 #include "duet/v1/gateway.grpc.pb.h"
-#include "services/common/channel.h"
 #include "tools/caption_output.h"
 #include "tools/client/client.h"
 #include "tools/client/gateway_connection.h"
@@ -18,16 +17,14 @@ namespace {
 constexpr size_t kMaxImageBytes = size_t{32} << 20;
 
 const std::vector<FlagSpec>& Specs() {
-  static const std::vector<FlagSpec> specs = [] {
-    std::vector<FlagSpec> all = GatewayFlagSpecs();
-    for (const FlagSpec& spec : tools::CaptionOutputFlagSpecs()) all.push_back(spec);
-    all.push_back({"timeout", "", "seconds before giving up on the whole run", "86400"});
-    return all;
-  }();
+  static const std::vector<FlagSpec> specs =
+      tools::Concat(tools::Concat(GatewayFlagSpecs(), tools::CaptionOutputFlagSpecs()),
+                    {{"timeout", "", "seconds before giving up on the whole run", "86400"}});
   return specs;
 }
 
-Status Caption(const Flags& flags, int* exit_code) {
+// The exit code: 1 when any input failed (tools/caption_output.h).
+StatusOr<int> Caption(const Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> paths, tools::CaptionInputs(flags));
   DUET_ASSIGN_OR_RETURN(tools::CaptionPrinter printer, tools::CaptionPrinter::Make(flags));
   DUET_ASSIGN_OR_RETURN(const GatewayConnection gateway, ConnectGateway(flags));
@@ -76,8 +73,7 @@ Status Caption(const Flags& flags, int* exit_code) {
   if (!status.ok()) {
     return Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
-  *exit_code = printer.Finish();
-  return absl::OkStatus();
+  return printer.Finish();
 }
 
 }  // namespace
@@ -86,11 +82,7 @@ int RunRemoteCaption(int argc, char** argv) {
   return tools::RunCommand(
       {"caption", "--server ADDR (FILE... | --dir DIR) [--format jsonl|tsv]",
        "Captions images through a Duet gateway.", Specs(), {"server"}},
-      argc, argv, [](const Flags& flags) -> StatusOr<int> {
-        int exit_code = 0;
-        DUET_RETURN_IF_ERROR(Caption(flags, &exit_code));
-        return exit_code;
-      });
+      argc, argv, Caption);
 }
 
 }  // namespace duet::client

@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "duet/v1/gateway.grpc.pb.h"
-#include "services/common/channel.h"
 #include "tools/client/client.h"
 #include "tools/client/gateway_connection.h"
 #include "tools/command.h"
@@ -15,12 +14,9 @@ namespace duet::client {
 namespace {
 
 const std::vector<FlagSpec>& Specs() {
-  static const std::vector<FlagSpec> specs = [] {
-    std::vector<FlagSpec> all = GatewayFlagSpecs();
-    for (const FlagSpec& spec : tools::GenerateFlagSpecs()) all.push_back(spec);
-    all.push_back({"timeout", "", "seconds before giving up", "600"});
-    return all;
-  }();
+  static const std::vector<FlagSpec> specs =
+      tools::Concat(tools::Concat(GatewayFlagSpecs(), tools::GenerateFlagSpecs()),
+                    {{"timeout", "", "seconds before giving up", "600"}});
   return specs;
 }
 
@@ -78,10 +74,7 @@ Status Generate(const Flags& flags) {
 int RunRemoteGenerate(int argc, char** argv) {
   return tools::RunCommand({"generate", "--server ADDR [-n N] [-s SEED] [-o DIR] \"prompt\"",
                             "Draws image drafts through a Duet gateway.", Specs(), {"server"}},
-                           argc, argv, [](const Flags& flags) -> StatusOr<int> {
-                             DUET_RETURN_IF_ERROR(Generate(flags));
-                             return 0;
-                           });
+                           argc, argv, tools::ExitZeroWhenOk(Generate));
 }
 
 }  // namespace duet::client

@@ -30,14 +30,12 @@ const std::vector<FlagSpec>& Specs() {
 
 constexpr const char* kBackends[] = {"text-encoder", "image-codec", "transformer"};
 
-// Starts the three backends on free ports, then the gateway pointed at them, and waits until
-// every one reports SERVING.
-Status Up(const Flags& flags, Supervisor& supervisor,
-          std::vector<Supervisor::Addresses>& addresses) {
+// Starts the three backends on free ports, then the gateway pointed at them, and waits up to
+// `start_timeout` for each to report SERVING. Each server drains for `drain_ms` on SIGTERM.
+Status Up(const Flags& flags, int64_t drain_ms, std::chrono::milliseconds start_timeout,
+          Supervisor& supervisor, std::vector<Supervisor::Addresses>& addresses) {
   const std::string model = flags.Get("model");
   const std::string bin = flags.Get("bin-dir").empty() ? ExecutableDir() : flags.Get("bin-dir");
-  DUET_ASSIGN_OR_RETURN(const int64_t drain_ms, flags.GetInt("drain-ms", 0, 3'600'000));
-  DUET_ASSIGN_OR_RETURN(const int64_t timeout_s, flags.GetInt("start-timeout", 1, 3600));
   DUET_RETURN_IF_ERROR(ParseDtypeChoice(flags.Get("dtype"), "--dtype").status());
   const std::vector<std::string> common = {"--model", model, "--drain-ms",
                                            std::to_string(drain_ms), "--metrics-listen",
@@ -56,7 +54,7 @@ Status Up(const Flags& flags, Supervisor& supervisor,
   DUET_ASSIGN_OR_RETURN(Supervisor::Addresses gateway, supervisor.Start("gateway", argv));
   addresses.push_back(std::move(gateway));
   for (const Supervisor::Addresses& address : addresses) {
-    DUET_RETURN_IF_ERROR(WaitServing(address.grpc, std::chrono::seconds(timeout_s)));
+    DUET_RETURN_IF_ERROR(WaitServing(address.grpc, start_timeout));
   }
   return absl::OkStatus();
 }
@@ -75,7 +73,8 @@ int RunUp(int argc, char** argv) {
         options.start_timeout = std::chrono::seconds(timeout_s);
         Supervisor supervisor(options);
         std::vector<Supervisor::Addresses> addresses;
-        const Status started = Up(flags, supervisor, addresses);
+        const Status started =
+            Up(flags, drain_ms, options.start_timeout, supervisor, addresses);
         if (!started.ok()) {
           supervisor.StopAll(std::chrono::milliseconds(2000));
           if (!absl::IsCancelled(started)) return started;
