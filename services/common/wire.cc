@@ -4,6 +4,7 @@
 #include <cstring>
 
 namespace duet::services {
+
 StatusOr<torch::Tensor> TensorFromProto(const v1::Tensor& proto, const TensorSpec& spec) {
   DUET_ASSIGN_OR_RETURN(const std::vector<int64_t> shape, CheckTensor(proto, spec));
   const auto dtype = spec.dtype == v1::DTYPE_INT64 ? torch::kInt64 : torch::kFloat32;

@@ -2,6 +2,7 @@
 #include "services/common/wire_values.h"
 
 #include <cstring>
+#include <type_traits>
 
 namespace duet::services {
 namespace {
@@ -33,10 +34,16 @@ Status CheckShape(const v1::Tensor& proto, const TensorSpec& spec) {
   return absl::OkStatus();
 }
 
+// The wire dtype of int64_t and float values.
 template <typename T>
-void PutValues(const std::vector<T>& values, const std::vector<int64_t>& shape, v1::DType dtype,
+constexpr v1::DType DtypeOf() {
+  return std::is_same_v<T, int64_t> ? v1::DTYPE_INT64 : v1::DTYPE_FLOAT32;
+}
+
+template <typename T>
+void PutValues(const std::vector<T>& values, const std::vector<int64_t>& shape,
                v1::Tensor* proto) {
-  proto->set_dtype(dtype);
+  proto->set_dtype(DtypeOf<T>());
   proto->clear_shape();
   for (int64_t d : shape) proto->add_shape(d);
   proto->set_data(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
@@ -44,8 +51,8 @@ void PutValues(const std::vector<T>& values, const std::vector<int64_t>& shape, 
 
 template <typename T>
 StatusOr<std::vector<T>> GetValues(const v1::Tensor& proto, const TensorSpec& spec,
-                                   v1::DType dtype, std::vector<int64_t>* shape) {
-  if (spec.dtype != dtype) {
+                                   std::vector<int64_t>* shape) {
+  if (spec.dtype != DtypeOf<T>()) {
     return absl::InternalError(absl::StrCat(spec.field, ": spec asks for ",
                                             v1::DType_Name(spec.dtype)));
   }
@@ -78,22 +85,22 @@ StatusOr<std::vector<int64_t>> CheckTensor(const v1::Tensor& proto, const Tensor
 
 StatusOr<std::vector<int64_t>> Int64sFromProto(const v1::Tensor& proto, const TensorSpec& spec,
                                                std::vector<int64_t>* shape) {
-  return GetValues<int64_t>(proto, spec, v1::DTYPE_INT64, shape);
+  return GetValues<int64_t>(proto, spec, shape);
 }
 
 StatusOr<std::vector<float>> FloatsFromProto(const v1::Tensor& proto, const TensorSpec& spec,
                                              std::vector<int64_t>* shape) {
-  return GetValues<float>(proto, spec, v1::DTYPE_FLOAT32, shape);
+  return GetValues<float>(proto, spec, shape);
 }
 
 void ValuesToProto(const std::vector<int64_t>& values, const std::vector<int64_t>& shape,
                    v1::Tensor* proto) {
-  PutValues(values, shape, v1::DTYPE_INT64, proto);
+  PutValues(values, shape, proto);
 }
 
 void ValuesToProto(const std::vector<float>& values, const std::vector<int64_t>& shape,
                    v1::Tensor* proto) {
-  PutValues(values, shape, v1::DTYPE_FLOAT32, proto);
+  PutValues(values, shape, proto);
 }
 
 fusion::SamplingParams SamplingFromProto(const v1::Sampling& proto,

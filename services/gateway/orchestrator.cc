@@ -91,8 +91,7 @@ void Orchestrator::FillModelInfo(grpc::CallbackServerContext* context, v1::Model
   info->set_config_json(config_.ToJson().dump(2));
   SamplingToProto(config_.sampling.Params(), info->mutable_default_sampling());
   v1::TransformerStats stats;
-  auto child = context == nullptr ? std::make_unique<grpc::ClientContext>()
-                                  : grpc::ClientContext::FromCallbackServerContext(*context);
+  auto child = ChildContext(context);
   if (backends_.transformer->GetStats(child.get(), v1::GetStatsRequest(), &stats).ok()) {
     info->set_compute_dtype(stats.compute_dtype());
   }

@@ -43,9 +43,9 @@ Backends::Backends(const BackendAddresses& backends, int max_message_bytes)
       transformer(v1::MultimodalTransformer::NewStub(
           MakeChannel(backends.transformer, max_message_bytes, backends.credentials))) {}
 
-std::unique_ptr<grpc::ClientContext> RemoteParts::Child() const {
-  if (context_ == nullptr) return std::make_unique<grpc::ClientContext>();
-  return grpc::ClientContext::FromCallbackServerContext(*context_);
+std::unique_ptr<grpc::ClientContext> ChildContext(grpc::CallbackServerContext* context) {
+  if (context == nullptr) return std::make_unique<grpc::ClientContext>();
+  return grpc::ClientContext::FromCallbackServerContext(*context);
 }
 
 StatusOr<pipeline::CodeGrids> RemoteParts::GridsFromProto(const v1::Tensor& codes,

@@ -35,6 +35,9 @@ struct Backends {
   std::unique_ptr<v1::MultimodalTransformer::Stub> transformer;
 };
 
+// A backend call's context inheriting `context`'s deadline and cancellation (none when null).
+std::unique_ptr<grpc::ClientContext> ChildContext(grpc::CallbackServerContext* context);
+
 // The parts for one gateway request. `context` may be null (no deadline, no cancellation).
 class RemoteParts : public pipeline::Parts {
  public:
@@ -60,7 +63,7 @@ class RemoteParts : public pipeline::Parts {
   int DecodeChunk() const override { return kRemoteDecodeChunk; }
 
  private:
-  std::unique_ptr<grpc::ClientContext> Child() const;
+  std::unique_ptr<grpc::ClientContext> Child() const { return ChildContext(context_); }
   StatusOr<pipeline::CodeGrids> GridsFromProto(const v1::Tensor& codes, int64_t count) const;
 
   const Backends& backends_;
