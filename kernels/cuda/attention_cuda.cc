@@ -24,12 +24,18 @@ constexpr int64_t kMaxSplits = 64;
 constexpr int64_t kCtasPerSm = 2;  // decode aims for this many split CTAs per SM
 constexpr float kLog2e = 1.44269504088896341f;
 
+// The query start the host reasons with: with per-row kv_lens (device memory, never read here)
+// that of the longest row, kv_len - q_len; otherwise args.q_start.
+int64_t HostQStart(const AttentionArgs& args) {
+  return args.kv_lens != nullptr ? args.kv_len - args.q_len : args.q_start;
+}
+
 absl::Status ValidateCudaArgs(const AttentionArgs& args) {
   // kv_lens is a device pointer here: the host checks everything else (the kernels clamp each
   // entry into [q_len, kv_len], see RowSpanOf).
   AttentionArgs host = args;
   host.kv_lens = nullptr;
-  if (args.kv_lens != nullptr) host.q_start = args.kv_len - args.q_len;
+  host.q_start = HostQStart(args);
   if (absl::Status s = ValidateAttentionArgs(host); !s.ok()) return s;
   if (args.dtype != ElementType::kF16 && args.dtype != ElementType::kBF16) {
     return absl::InvalidArgumentError("CUDA attention supports dtype kF16 and kBF16 only");
@@ -61,10 +67,9 @@ DeviceAttentionParams ToParams(const AttentionArgs& args) {
   p.q_len = args.q_len;
   p.kv_len = args.kv_len;
   p.kv_stride = args.kv_capacity ? args.kv_capacity : args.kv_len;
-  p.q_start = args.q_start;
+  p.q_start = HostQStart(args);
   p.prefix_valid = args.prefix_valid;
   p.kv_lens = args.kv_lens;
-  if (args.kv_lens != nullptr) p.q_start = args.kv_len - args.q_len;  // the longest row's
   p.mask = args.mask;
   p.scale_log2 = args.scale * kLog2e;
   return p;
@@ -103,7 +108,7 @@ int DecodeSplits(const AttentionArgs& args) {
     cudaGetLastError();  // clear; one split is always correct
     return 1;
   }
-  const int64_t q_start = args.kv_lens != nullptr ? args.kv_len - args.q_len : args.q_start;
+  const int64_t q_start = HostQStart(args);
   const VisibleKeys keys = VisibleKeyRanges(args.mask, args.mask.prefix_len, q_start,
                                             q_start + args.q_len - 1, args.kv_len);
   const int64_t keys_visible = keys.prefix.size() + keys.target.size();
