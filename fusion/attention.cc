@@ -24,7 +24,9 @@ torch::Tensor BuildMask(int64_t q_len, int64_t kv_len, int64_t q_start,
     const auto position = [&](const torch::Tensor& idx) {
       return skipped == 0 ? idx : idx + (idx >= mask.prefix_len).to(torch::kInt64) * skipped;
     };
-    visible = visible & ((position(q_idx) - position(k_idx)).abs() < mask.window);
+    torch::Tensor near = (position(q_idx) - position(k_idx)).abs() < mask.window;
+    if (mask.global_prefix) near = near | (k_idx < mask.prefix_len);
+    visible = visible & near;
   }
   return visible;
 }

@@ -11,9 +11,14 @@ namespace duet::fusion {
 SelfAttentionImpl::SelfAttentionImpl(const TransformerConfig& config, int layer)
     : layer_(layer),
       n_heads_(config.n_heads),
-      window_(config.IsGlobalLayer(layer) ? 0 : config.window) {
+      window_(config.IsGlobalLayer(layer) ? 0 : config.window),
+      global_prefix_(config.global_prefix) {
   qkv = register_module("qkv", torch::nn::Linear(config.d_model, 3 * config.d_model));
   proj = register_module("proj", torch::nn::Linear(config.d_model, config.d_model));
+}
+
+kernels::AttentionMask SelfAttentionImpl::Mask(const PrefixLayout& layout) const {
+  return kernels::AttentionMask{layout.prefix_len, window_, global_prefix_};
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
@@ -24,7 +29,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, int64_t start,
   };
   const auto parts = Linear(qkv, x).chunk(3, /*dim=*/-1);  // compute dtype
   const torch::Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
-  const kernels::AttentionMask mask{layout.prefix_len, window_};
+  const kernels::AttentionMask mask = Mask(layout);
   torch::Tensor y;
   if (layout.skipped > 0) {  // A trimmed training prefix: the kernels know only full layouts.
     TORCH_CHECK(cache == nullptr && start == 0, "a trimmed prefix cannot use a KV cache");
@@ -50,7 +55,7 @@ torch::Tensor SelfAttentionImpl::DecodeRows(const torch::Tensor& x, const Prefix
   const std::vector<int32_t>& lengths = cache.lengths();
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end()) + 1;
   const torch::Tensor y = Attend(q, cache.keys(layer_), cache.values(layer_), longest, 0,
-                                 layout.valid, kernels::AttentionMask{layout.prefix_len, window_},
+                                 layout.valid, Mask(layout),
                                  cache.kv_lens());
   return Linear(proj, y.transpose(1, 2).reshape({B, 1, C}));
 }

@@ -40,8 +40,11 @@ class SelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 
  private:
+  kernels::AttentionMask Mask(const PrefixLayout& layout) const;
+
   int layer_, n_heads_;
-  int64_t window_;  // 0 for a global layer
+  int64_t window_;       // 0 for a global layer
+  bool global_prefix_;   // the window limits target keys only
 };
 TORCH_MODULE(SelfAttention);
 

@@ -10,8 +10,14 @@ template <typename T>
 Status ReadField(const nlohmann::json& json, const char* key, T* value) {
   const auto it = json.find(key);
   if (it == json.end()) return absl::OkStatus();
-  const bool ok = std::is_floating_point_v<T> ? it->is_number() : it->is_number_integer();
-  if (!ok) return absl::InvalidArgumentError(absl::StrCat("transformer.", key, " must be a number"));
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean())
+      return absl::InvalidArgumentError(absl::StrCat("transformer.", key, " must be true or false"));
+  } else {
+    const bool ok = std::is_floating_point_v<T> ? it->is_number() : it->is_number_integer();
+    if (!ok)
+      return absl::InvalidArgumentError(absl::StrCat("transformer.", key, " must be a number"));
+  }
   *value = it->get<T>();
   return absl::OkStatus();
 }
@@ -24,6 +30,7 @@ nlohmann::json TransformerConfig::ToJson() const {
           {"n_heads", n_heads},
           {"d_ff", d_ff},
           {"window", window},
+          {"global_prefix", global_prefix},
           {"global_every", global_every},
           {"text_dim", text_dim},
           {"text_prefix_len", text_prefix_len},
@@ -42,6 +49,7 @@ StatusOr<TransformerConfig> TransformerConfig::FromJson(const nlohmann::json& js
   DUET_RETURN_IF_ERROR(ReadField(json, "n_heads", &c.n_heads));
   DUET_RETURN_IF_ERROR(ReadField(json, "d_ff", &c.d_ff));
   DUET_RETURN_IF_ERROR(ReadField(json, "window", &c.window));
+  DUET_RETURN_IF_ERROR(ReadField(json, "global_prefix", &c.global_prefix));
   DUET_RETURN_IF_ERROR(ReadField(json, "global_every", &c.global_every));
   DUET_RETURN_IF_ERROR(ReadField(json, "text_dim", &c.text_dim));
   DUET_RETURN_IF_ERROR(ReadField(json, "text_prefix_len", &c.text_prefix_len));

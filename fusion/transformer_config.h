@@ -18,6 +18,7 @@ struct TransformerConfig {
   int n_heads = 4;             // attention heads; d_model % n_heads == 0
   int d_ff = 1024;             // MLP hidden width
   int window = 32;             // sliding-window layers see keys with |i - j| < window
+  bool global_prefix = false;  // sliding-window layers also see the whole prefix (the condition)
   int global_every = 4;        // every global_every-th layer (1-based) is global; 1: all global
   int text_dim = 128;          // width of the text encoder's output (text->image prefix)
   int text_prefix_len = 32;    // padded prompt length P for text->image (= text encoder max_len)

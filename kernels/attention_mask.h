@@ -17,6 +17,9 @@ namespace duet::kernels {
 struct AttentionMask {
   int64_t prefix_len = 0;  // P: positions [0, P) are the prefix, bidirectional among themselves.
   int64_t window = 0;      // 0: global layer; w > 0: only keys with |q_pos - k_pos| < w.
+  // true: the window limits target keys only, so every query sees the whole valid prefix (the
+  // condition stays in view in sliding-window layers, at the cost of P more keys per query).
+  bool global_prefix = false;
 };
 
 // The single definition of the mask. `prefix_valid` is the number of real (non-padding) prefix
@@ -24,9 +27,10 @@ struct AttentionMask {
 // Target queries see the valid prefix and target keys up to and including themselves.
 DUET_HOST_DEVICE inline bool MaskAllows(const AttentionMask& mask, int64_t prefix_valid,
                                         int64_t q_pos, int64_t k_pos) {
-  const bool visible = k_pos < mask.prefix_len ? k_pos < prefix_valid : k_pos <= q_pos;
+  const bool in_prefix = k_pos < mask.prefix_len;
+  const bool visible = in_prefix ? k_pos < prefix_valid : k_pos <= q_pos;
   if (!visible) return false;
-  if (mask.window <= 0) return true;
+  if (mask.window <= 0 || (in_prefix && mask.global_prefix)) return true;
   const int64_t distance = q_pos > k_pos ? q_pos - k_pos : k_pos - q_pos;
   return distance < mask.window;
 }
@@ -56,7 +60,7 @@ DUET_HOST_DEVICE inline VisibleKeys VisibleKeyRanges(const AttentionMask& mask,
   const int64_t window_end = mask.window > 0 ? q_last + mask.window : kv_len;
   const int64_t valid = max(0, min(prefix_valid, min(mask.prefix_len, kv_len)));
   VisibleKeys keys;
-  keys.prefix = {window_begin, min(valid, window_end)};
+  keys.prefix = mask.global_prefix ? KeyRange{0, valid} : KeyRange{window_begin, min(valid, window_end)};
   keys.target = {max(mask.prefix_len, window_begin), min(min(q_last + 1, kv_len), window_end)};
   return keys;
 }

@@ -19,6 +19,8 @@ const std::vector<FlagSpec>& Specs() {
       {"config", "c", "training config JSON (training/train_config.h); flags override it", ""},
       {"stage", "", "all, tokenizer, image, joint or export", "all"},
       {"until-step", "", "stop the running stage after this step (resume later)", "0"},
+      {"image-tokenizer-from", "", "model directory whose image tokenizer the image stage adopts "
+                                   "instead of training one (same image_tokenizer config)", ""},
       {"seed", "s", "override: seed", ""},
       {"device", "", "override: cpu, cuda, cuda:N", ""},
       {"threads", "", "override: torch threads (0 = default)", ""},
@@ -87,6 +89,7 @@ Status Train(const Flags& flags) {
   options.data_dir = flags.Get("data");
   options.out_dir = flags.Get("out");
   options.stage = flags.Get("stage");
+  options.image_tokenizer_from = flags.Get("image-tokenizer-from");
   DUET_ASSIGN_OR_RETURN(options.model, ReadModelConfigFile(flags.Get("model-config")));
   if (!flags.Get("config").empty()) {
     DUET_ASSIGN_OR_RETURN(const nlohmann::json json, ReadJsonFile(flags.Get("config")));

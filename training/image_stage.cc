@@ -2,6 +2,7 @@
 // training images, with a validation PSNR and code usage at every checkpoint.
 #include <cmath>
 
+#include "common/tensor_io.h"
 #include "model/model_config.h"
 #include "training/checkpoint.h"
 #include "training/rng.h"
@@ -44,6 +45,33 @@ nlohmann::json Validation(vision::ImageTokenizer& net, const Dataset& data, int6
           {"val_code_usage", used / static_cast<double>(net->fsq()->codebook_size())}};
 }
 
+// The stage's final checkpoint from a trained model's image tokenizer (TrainOptions::
+// image_tokenizer_from): its weights, no optimiser state, and one validation row in the log.
+Status AdoptImageTokenizer(const StageContext& ctx, vision::ImageTokenizer& net,
+                           const std::vector<NamedModule>& modules, const std::string& dir) {
+  const std::string& from = ctx.options->image_tokenizer_from;
+  DUET_ASSIGN_OR_RETURN(const model::ModelConfig source, model::ReadModelConfig(from));
+  if (source.image_tokenizer.ToJson() != ctx.config.image_tokenizer.ToJson()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image-tokenizer-from: ", from, " has image_tokenizer ",
+                     source.image_tokenizer.ToJson().dump(), ", the model config asks for ",
+                     ctx.config.image_tokenizer.ToJson().dump()));
+  }
+  DUET_ASSIGN_OR_RETURN(const SafetensorsFile weights,
+                        ReadSafetensors(from + "/" + model::kWeightsFile));
+  DUET_RETURN_IF_ERROR(LoadModule(weights, model::kImageTokenizerPrefix, net.ptr().get()));
+  const int64_t steps = ctx.train().image.steps;
+  DUET_RETURN_IF_ERROR(SaveCheckpoint(dir, steps, modules, nullptr,
+                                      {{"stage", "image"}, {"adopted_from", from}},
+                                      ctx.train().keep_checkpoints));
+  nlohmann::json row = Validation(net, *ctx.data, ctx.train().val_images, ctx.device);
+  row["stage"] = "image";
+  row["step"] = steps;
+  row["adopted_from"] = from;
+  TrainLog log(ctx.Path(kMetricsFile), "image", steps, steps);
+  return log.Append(row);
+}
+
 }  // namespace
 
 torch::Tensor EncodeImages(vision::ImageTokenizer& net, const torch::Tensor& images,
@@ -66,6 +94,10 @@ StatusOr<bool> ImageStage(const StageContext& ctx) {
   const std::vector<NamedModule> modules = {{model::kImageTokenizerPrefix, net.ptr().get()}};
   AdamW adam(NamedParameters(modules), {0.9, 0.99, 1e-8, sc.weight_decay});
   int64_t step = LatestCheckpointStep(dir);
+  if (step == 0 && !ctx.options->image_tokenizer_from.empty()) {
+    DUET_RETURN_IF_ERROR(AdoptImageTokenizer(ctx, net, modules, dir));
+    return true;
+  }
   if (step > 0) {
     DUET_ASSIGN_OR_RETURN(step, LoadCheckpoint(CheckpointPath(dir, step), modules, &adam));
   }

@@ -28,6 +28,9 @@ struct TrainOptions {
   TrainConfig train;
   std::string stage = "all";  // one of kStages, or "all"
   int64_t until_step = 0;     // > 0: an optimised stage stops (with a checkpoint) after this step
+  // Non-empty: a model directory whose image tokenizer (same config) the image stage adopts as
+  // its final checkpoint instead of training one, so the joint stage can be retrained alone.
+  std::string image_tokenizer_from;
 };
 
 // Runs the requested stage(s). A stage already complete in out_dir is skipped; an interrupted

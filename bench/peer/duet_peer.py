@@ -157,15 +157,17 @@ class KVCache:
 
 
 def visible_keys(q_start: int, q_len: int, kv_len: int, prefix_len: int,
-                 prefix_valid: torch.Tensor, window: int) -> torch.Tensor:
+                 prefix_valid: torch.Tensor, window: int, global_prefix: bool) -> torch.Tensor:
     """[R, 1, q_len, kv_len] bool. Prefix keys (k < P) are visible when k < prefix_valid[r]
     (bidirectional over the real prompt); target keys when k <= q (causal); a local layer also
-    needs |q - k| < window. Every query here sees at least one key, so no row is all -inf."""
+    needs |q - k| < window, for every key or, with global_prefix, for target keys only. Every
+    query here sees at least one key, so no row is all -inf."""
     q = torch.arange(q_start, q_start + q_len).view(1, 1, -1, 1)
     k = torch.arange(kv_len).view(1, 1, 1, -1)
     visible = torch.where(k < prefix_len, k < prefix_valid.view(-1, 1, 1, 1), k <= q)
     if window > 0:
-        visible = visible & ((q - k).abs() < window)
+        near = (q - k).abs() < window
+        visible = visible & (near | (k < prefix_len) if global_prefix else near)
     return visible
 
 
@@ -211,6 +213,7 @@ class Transformer(nn.Module):
         self.cfg = cfg
         C, G, K = cfg["d_model"], cfg["image_grid"], cfg["image_codebook"]
         self.P, self.G, self.N, self.K = cfg["text_prefix_len"], G, G * G, K
+        self.global_prefix = bool(cfg.get("global_prefix", False))
         max_positions = max(self.P + self.N, self.N + cfg["max_caption_len"])
         self.text_proj = nn.Linear(cfg["text_dim"], C)
         self.null_prefix = nn.Parameter(torch.zeros(1, C))
@@ -255,7 +258,7 @@ class Transformer(nn.Module):
         for block in self.layers:
             if block.window not in masks:
                 masks[block.window] = visible_keys(start, T, start + T, self.P, prefix_valid,
-                                                   block.window)
+                                                   block.window, self.global_prefix)
             h = block(h, masks[block.window], cache)
         cache.length += T
         return self.final_norm(h)  # [R, T, C]

@@ -26,9 +26,11 @@ inline TransformerConfig TinyConfig() {
 }
 
 // A model whose weights are large enough (std 0.3) that every position matters.
-inline MultimodalTransformer TinyModel(uint64_t seed = 7) {
+inline MultimodalTransformer TinyModel(uint64_t seed = 7, bool global_prefix = false) {
   torch::manual_seed(seed);
-  MultimodalTransformer model(TinyConfig());
+  TransformerConfig config = TinyConfig();
+  config.global_prefix = global_prefix;
+  MultimodalTransformer model(config);
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) {
     if (p.dim() >= 2) p.normal_(0.0, 0.3);

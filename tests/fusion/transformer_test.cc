@@ -87,6 +87,30 @@ TEST(Transformer, SlidingWindowLayerIgnoresTokensBeyondTheWindow) {
   }
 }
 
+// With global_prefix a sliding-window layer keeps the prompt in view of every query; without it,
+// queries more than a window past a prefix position never see it.
+TEST(Transformer, GlobalPrefixKeepsThePromptInViewBeyondTheWindow) {
+  torch::NoGradGuard no_grad;
+  const TransformerConfig c = TinyConfig();
+  const int64_t T = 20, P = 6;
+  const torch::Tensor x = torch::randn({1, T, c.d_model});
+  torch::Tensor changed = x.clone();
+  changed[0][1] += 1.0;
+  const PrefixLayout layout{P, torch::tensor({P}, torch::kInt32)};
+  for (bool global_prefix : {false, true}) {
+    MultimodalTransformer model = TinyModel(7, global_prefix);
+    auto* attention = model->layers->ptr<BlockImpl>(0)->attention.get();  // a sliding layer
+    const torch::Tensor moved = (attention->forward(changed, 0, layout, nullptr) -
+                                 attention->forward(x, 0, layout, nullptr))
+                                    .abs()
+                                    .amax(-1)[0];  // [T]
+    for (int64_t i = 0; i < T; ++i) {
+      const bool sees = global_prefix || i - 1 < c.window;
+      EXPECT_EQ(moved[i].item<float>() > 0, sees) << "global_prefix " << global_prefix << " position " << i;
+    }
+  }
+}
+
 // Runs `steps` cached forwards and checks each step's hidden states against full recomputation.
 void ExpectCacheMatchesRecompute(MultimodalTransformer& model, Task task, const torch::Tensor& x,
                                  const PrefixLayout& layout) {
@@ -103,11 +127,14 @@ void ExpectCacheMatchesRecompute(MultimodalTransformer& model, Task task, const 
 
 TEST(Transformer, CachedDecodingMatchesRecomputeTextToImage) {
   torch::NoGradGuard no_grad;
-  MultimodalTransformer model = TinyModel();
-  TextToImageInputs in = RandomT2I(2);
-  auto [prefix, layout] = model->EmbedTextPrefix(in.text, in.lengths, in.drop);
-  const torch::Tensor targets = model->EmbedImageTargets(in.codes, 0);
-  ExpectCacheMatchesRecompute(model, Task::kTextToImage, torch::cat({prefix, targets}, 1), layout);
+  for (bool global_prefix : {false, true}) {
+    MultimodalTransformer model = TinyModel(7, global_prefix);
+    TextToImageInputs in = RandomT2I(2);
+    auto [prefix, layout] = model->EmbedTextPrefix(in.text, in.lengths, in.drop);
+    const torch::Tensor targets = model->EmbedImageTargets(in.codes, 0);
+    ExpectCacheMatchesRecompute(model, Task::kTextToImage, torch::cat({prefix, targets}, 1),
+                                layout);
+  }
 }
 
 TEST(Transformer, CachedDecodingMatchesRecomputeImageToText) {
@@ -124,11 +151,13 @@ TEST(Transformer, KernelPathMatchesTorchPath) {
   const torch::Tensor v = torch::randn({2, 3, 11, 8});
   const torch::Tensor valid = torch::tensor({2, 4}, torch::kInt32);
   for (int64_t window : {0, 1, 3, 50}) {
-    const kernels::AttentionMask mask{4, window};
-    torch::NoGradGuard no_grad;
-    const torch::Tensor fast = Attend(q, k, v, 11, 0, valid, mask);
-    const torch::Tensor slow = AttendTorch(q, k, v, 11, 0, valid, mask);
-    EXPECT_LT((fast - slow).abs().max().item<float>(), 1e-5) << window;
+    for (bool global_prefix : {false, true}) {
+      const kernels::AttentionMask mask{4, window, global_prefix};
+      torch::NoGradGuard no_grad;
+      const torch::Tensor fast = Attend(q, k, v, 11, 0, valid, mask);
+      const torch::Tensor slow = AttendTorch(q, k, v, 11, 0, valid, mask);
+      EXPECT_LT((fast - slow).abs().max().item<float>(), 1e-5) << window << " " << global_prefix;
+    }
   }
 }
 
@@ -145,6 +174,23 @@ TEST(Transformer, NullPrefixRowsIgnoreThePrompt) {
 
 // Training trims a text prefix to its batch's longest prompt; the logits and the gradients must
 // be those of the full padded prefix, in the sliding-window layers too.
+TEST(Transformer, TrimmedPrefixGivesTheLogitsAndGradientsOfTheFullPrefixWithAGlobalPrefix) {
+  MultimodalTransformer model = TinyModel(7, /*global_prefix=*/true);
+  TextToImageInputs in = RandomT2I(2);
+  const torch::Tensor lengths = torch::tensor({2, 3});
+  const torch::Tensor drop = torch::tensor({false, true});
+  const torch::Tensor full = model->TextToImageLogits(in.text, lengths, in.codes, drop);
+  full.logsumexp(-1).sum().backward();
+  const torch::Tensor full_grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad().clone();
+  model->zero_grad();
+  const torch::Tensor trimmed =
+      model->TextToImageLogits(in.text.narrow(1, 0, 3).clone(), lengths, in.codes, drop);
+  trimmed.logsumexp(-1).sum().backward();
+  const torch::Tensor grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad();
+  EXPECT_LT((full - trimmed).abs().max().item<float>(), 1e-5);
+  EXPECT_LT((full_grad - grad).abs().max().item<float>(), 1e-4);
+}
+
 TEST(Transformer, TrimmedPrefixGivesTheLogitsAndGradientsOfTheFullPrefix) {
   MultimodalTransformer model = TinyModel();
   TextToImageInputs in = RandomT2I(2);
@@ -197,6 +243,16 @@ TEST(TransformerConfig, JsonRoundTripAndValidation) {
   bad = c.ToJson();
   bad["window"] = "wide";
   EXPECT_NE(TransformerConfig::FromJson(bad).status().message().find("window"), std::string::npos);
+  bad = c.ToJson();
+  bad["global_prefix"] = 1;
+  EXPECT_NE(TransformerConfig::FromJson(bad).status().message().find("transformer.global_prefix"),
+            std::string::npos);
+  bad = c.ToJson();
+  bad["global_prefix"] = true;
+  ASSERT_TRUE(TransformerConfig::FromJson(bad).ok());
+  EXPECT_TRUE(TransformerConfig::FromJson(bad)->global_prefix);
+  bad.erase("global_prefix");  // model directories from before the key keep their mask
+  EXPECT_FALSE(TransformerConfig::FromJson(bad)->global_prefix);
   EXPECT_TRUE(c.IsGlobalLayer(2));
   EXPECT_FALSE(c.IsGlobalLayer(0));
 }

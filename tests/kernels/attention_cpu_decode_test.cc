@@ -47,7 +47,7 @@ Problem DecodeProblem(int64_t batch, int64_t heads, int64_t kv_len, int64_t d, i
 }
 
 // (q_len, kv_len, prefix kind, window kind, D). Prefix kinds: 0, 1, kv/3, kv (every query in the
-// prefix). Window kinds: 0, 1, 5, 32. kv_len 200 spans several 64-key chunks (online rescale);
+// prefix). Window kinds: 0, 1, 5, 32, and 5 with a global prefix. kv_len 200 spans several 64-key chunks (online rescale);
 // D 7 has no pair block, 40 a tail of 8, 64 and 128 the register-blocked P V.
 using DecodeParam = std::tuple<int64_t, int64_t, int, int, int64_t>;
 
@@ -56,10 +56,11 @@ class DecodeSweepTest : public ::testing::TestWithParam<DecodeParam> {};
 TEST_P(DecodeSweepTest, Float32AndBf16WithinTwiceNaiveErrorOfFloat64) {
   const auto [q_len, kv_len, prefix_kind, window_kind, d] = GetParam();
   const int64_t prefix_len[] = {0, 1, kv_len / 3, kv_len};
-  const int64_t window[] = {0, 1, 5, 32};
+  const int64_t window[] = {0, 1, 5, 32, 5};
   const auto seed = static_cast<uint32_t>(kv_len * d + q_len);
   Problem p =
       DecodeProblem(3, 2, kv_len, d, prefix_len[prefix_kind], window[window_kind], q_len, seed);
+  p.mask.global_prefix = window_kind == 4;
 
   const std::vector<double> want = ReferenceF64(p);
   std::vector<float> reference(p.OutSize(), kPoison);
@@ -87,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(
     OddSizes, DecodeSweepTest,
     ::testing::Combine(::testing::Values(1, kCpuDecodeMaxRows, kCpuDecodeMaxRows + 1),
                        ::testing::Values(1, 9, 97, 200), ::testing::Values(0, 1, 2, 3),
-                       ::testing::Values(0, 1, 2, 3), ::testing::Values(7, 40, 64, 128)));
+                       ::testing::Values(0, 1, 2, 3, 4), ::testing::Values(7, 40, 64, 128)));
 
 // Sets every K and V element of keys that no query row of p may see (prefix padding, outside the
 // window, past kv_len) to NaN.

@@ -22,7 +22,8 @@ using testing::ReferenceF64;
 constexpr double kAbsoluteSlack = 1e-6;
 constexpr float kPoison = std::numeric_limits<float>::quiet_NaN();
 
-// (T, prefix kind, window kind, D). Prefix kinds: 0, 1, T/3, T. Window kinds: 0, 1, 5, T + 3.
+// (T, prefix kind, window kind, D). Prefix kinds: 0, 1, T/3, T. Window kinds: 0, 1, 5, T + 3, and
+// 5 with a global prefix.
 using SweepParam = std::tuple<int64_t, int, int, int64_t>;
 
 class FusedSweepTest : public ::testing::TestWithParam<SweepParam> {};
@@ -30,9 +31,10 @@ class FusedSweepTest : public ::testing::TestWithParam<SweepParam> {};
 TEST_P(FusedSweepTest, MatchesFloat64WithinTwiceReferenceError) {
   const auto [t, prefix_kind, window_kind, d] = GetParam();
   const int64_t prefix_len[] = {0, 1, t / 3, t};
-  const int64_t window[] = {0, 1, 5, t + 3};
-  const Problem p = Problem::Prefill(/*batch=*/3, /*heads=*/2, t, d, prefix_len[prefix_kind],
-                                     window[window_kind], /*seed=*/static_cast<uint32_t>(t * d));
+  const int64_t window[] = {0, 1, 5, t + 3, 5};
+  Problem p = Problem::Prefill(/*batch=*/3, /*heads=*/2, t, d, prefix_len[prefix_kind],
+                               window[window_kind], /*seed=*/static_cast<uint32_t>(t * d));
+  p.mask.global_prefix = window_kind == 4;
   const std::vector<double> want = ReferenceF64(p);
 
   std::vector<float> reference(p.OutSize(), kPoison);
@@ -48,7 +50,7 @@ TEST_P(FusedSweepTest, MatchesFloat64WithinTwiceReferenceError) {
 INSTANTIATE_TEST_SUITE_P(OddSizes, FusedSweepTest,
                          ::testing::Combine(::testing::Values(1, 7, 33, 130),
                                             ::testing::Values(0, 1, 2, 3),
-                                            ::testing::Values(0, 1, 2, 3),
+                                            ::testing::Values(0, 1, 2, 3, 4),
                                             ::testing::Values(16, 64, 128)));
 
 TEST(FusedAttentionTest, LargeCausalAndWindowUseThePoolAndMatch) {

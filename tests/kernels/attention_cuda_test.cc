@@ -98,7 +98,8 @@ double RunOnGpu(Problem p, ElementType dtype, bool decode) {
   return MaxAbsError(got, ReferenceF64(p));
 }
 
-// (T, prefix kind 0..3 -> {0, 1, T/3, T}, window kind 0..3 -> {0, 1, 5, T + 3}, D, bf16?)
+// (T, prefix kind 0..3 -> {0, 1, T/3, T}, window kind 0..4 -> {0, 1, 5, T + 3, 5 with a global
+// prefix}, D, bf16?)
 using GpuParam = std::tuple<int64_t, int, int, int64_t, bool>;
 class CudaPrefillTest : public ::testing::TestWithParam<GpuParam> {};
 
@@ -106,16 +107,17 @@ TEST_P(CudaPrefillTest, MatchesFloat64) {
   if (!CudaAttentionAvailable()) GTEST_SKIP() << "no CUDA device";
   const auto [t, prefix_kind, window_kind, d, bf16] = GetParam();
   const int64_t prefix_len[] = {0, 1, t / 3, t};
-  const int64_t window[] = {0, 1, 5, t + 3};
+  const int64_t window[] = {0, 1, 5, t + 3, 5};
   const ElementType dtype = bf16 ? ElementType::kBF16 : ElementType::kF16;
-  const Problem p = Problem::Prefill(3, 2, t, d, prefix_len[prefix_kind], window[window_kind], 9);
+  Problem p = Problem::Prefill(3, 2, t, d, prefix_len[prefix_kind], window[window_kind], 9);
+  p.mask.global_prefix = window_kind == 4;
   EXPECT_LE(RunOnGpu(p, dtype, /*decode=*/false), Tolerance(dtype));
 }
 
 INSTANTIATE_TEST_SUITE_P(OddSizes, CudaPrefillTest,
                          ::testing::Combine(::testing::Values(1, 7, 33, 130, 300),
                                             ::testing::Values(0, 1, 2, 3),
-                                            ::testing::Values(0, 1, 2, 3),
+                                            ::testing::Values(0, 1, 2, 3, 4),
                                             ::testing::Values(64, 128), ::testing::Bool()));
 
 TEST(CudaDecodeTest, MatchesFloat64WithPaddedCacheAndSplits) {

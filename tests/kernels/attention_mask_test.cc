@@ -37,6 +37,17 @@ TEST(MaskAllowsTest, WindowIsSymmetric) {
   EXPECT_FALSE(MaskAllows(mask, 10, 12, 9));
 }
 
+TEST(MaskAllowsTest, GlobalPrefixKeepsTheValidPrefixInEveryWindow) {
+  const AttentionMask mask{/*prefix_len=*/10, /*window=*/3, /*global_prefix=*/true};
+  EXPECT_TRUE(MaskAllows(mask, 6, /*q_pos=*/30, /*k_pos=*/0));  // far beyond the window
+  EXPECT_TRUE(MaskAllows(mask, 6, 30, 5));
+  EXPECT_FALSE(MaskAllows(mask, 6, 30, 6));   // padding stays invisible
+  EXPECT_TRUE(MaskAllows(mask, 6, 1, 5));     // prefix queries see the whole valid prefix
+  EXPECT_FALSE(MaskAllows(mask, 6, 30, 27));  // target keys keep the window
+  EXPECT_TRUE(MaskAllows(mask, 6, 30, 28));
+  EXPECT_FALSE(MaskAllows(mask, 6, 12, 13));  // and stay causal
+}
+
 struct SmallCase {
   AttentionMask mask;
   int64_t valid;
@@ -47,7 +58,7 @@ std::vector<SmallCase> SmallCases() {
   for (int64_t p : {0, 1, 5, 13})
     for (int64_t w : {0, 1, 2, 5, 40})
       for (int64_t valid : {int64_t{-1}, int64_t{0}, p / 2, p, p + 3})
-        cases.push_back({{p, w}, valid});
+        for (bool global_prefix : {false, true}) cases.push_back({{p, w, global_prefix}, valid});
   return cases;
 }
 
@@ -75,7 +86,7 @@ TEST(VisibleKeyRangesTest, CoversEveryVisibleKeyAndIsTightAtTheEnds) {
             const bool inside = (k >= keys.prefix.begin && k < keys.prefix.end) ||
                                 (k >= keys.target.begin && k < keys.target.end);
             ASSERT_TRUE(inside) << "P=" << c.mask.prefix_len << " w=" << c.mask.window
-                                << " valid=" << c.valid << " q=" << q << " k=" << k;
+                                << " global_prefix=" << c.mask.global_prefix << " valid=" << c.valid << " q=" << q << " k=" << k;
           }
         }
       }
@@ -93,8 +104,9 @@ TEST(VisibleKeyRangesTest, ExactForASingleQuery) {
         const bool inside = (k >= keys.prefix.begin && k < keys.prefix.end) ||
                             (k >= keys.target.begin && k < keys.target.end);
         ASSERT_EQ(inside, MaskAllows(c.mask, c.valid, q, k))
-            << "P=" << c.mask.prefix_len << " w=" << c.mask.window << " valid=" << c.valid
-            << " q=" << q << " k=" << k;
+            << "P=" << c.mask.prefix_len << " w=" << c.mask.window
+            << " global_prefix=" << c.mask.global_prefix << " valid=" << c.valid << " q=" << q
+            << " k=" << k;
       }
     }
   }

@@ -147,6 +147,37 @@ TEST_F(PipelineTest, Float32TrainsTheSameFunctionAsBf16) {
   EXPECT_EQ((*config)["dtype"], "float32");
 }
 
+// The image stage can adopt a trained model's image tokenizer: the joint stage then trains on
+// exactly those weights, and the exported model carries them.
+TEST_F(PipelineTest, AdoptsTheImageTokenizerOfATrainedModel) {
+  TempDir out;
+  TrainOptions o = Options(data_->path(), out.path());
+  o.image_tokenizer_from = full_->path() + "/model";
+  o.stage = "image";
+  ASSERT_TRUE(RunTraining(o).ok());
+  EXPECT_EQ(LatestCheckpointStep(out.path() + "/image"), kSteps);
+  EXPECT_TRUE(Losses(out.path(), "image").empty());  // nothing was trained
+  auto adopted = ReadSafetensors(CheckpointPath(out.path() + "/image", kSteps));
+  auto shipped = ReadSafetensors(full_->path() + "/model/model.safetensors");
+  ASSERT_TRUE(adopted.ok() && shipped.ok());
+  int compared = 0;
+  for (const auto& [name, tensor] : adopted->tensors) {
+    ASSERT_EQ(name.rfind("image_tokenizer.", 0), 0u) << name;
+    EXPECT_EQ(tensor.data, shipped->tensors.at(name).data) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 4);
+
+  TempDir other;
+  o = Options(data_->path(), other.path());
+  o.image_tokenizer_from = full_->path() + "/model";
+  o.model.image_tokenizer.channels *= 2;  // a different tokenizer cannot be adopted
+  o.model.Derive();
+  const Status status = RunTraining(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_NE(status.message().find("image-tokenizer-from"), std::string::npos) << status;
+}
+
 TEST_F(PipelineTest, RejectsAModelThatDoesNotFitTheData) {
   TempDir out;
   TrainOptions o = Options(data_->path(), out.path());
