@@ -1,5 +1,6 @@
 // The joint stage: text encoder + multimodal transformer trained on the frozen image tokenizer's
 // codes, text->image and image->text rows in every batch, prompt dropout for guidance.
+#include <algorithm>
 #include <filesystem>
 
 #include "fusion/transformer.h"
@@ -14,9 +15,29 @@
 namespace duet::training {
 namespace {
 
+// Codes at the start of a grid whose loss is logged on its own: given the earlier codes the rest of
+// an image is easy to continue, so how well these are predicted is how much the prompt is used.
+constexpr int64_t kFirstCodes = 4;
+
 struct JointLosses {
   torch::Tensor t2i, i2t;  // scalar cross-entropies
+  // Logged only (no gradient): the cross-entropy of the first kFirstCodes codes of the rows that
+  // kept their prompt; undefined when every row's prompt was dropped.
+  torch::Tensor t2i_first;
 };
+
+// Mean cross-entropy of the first kFirstCodes codes over the prompted rows, without a gradient.
+torch::Tensor FirstCodesLoss(const torch::Tensor& image_logits, const torch::Tensor& image_codes,
+                             const torch::Tensor& drop) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor kept = drop.logical_not().nonzero().flatten();
+  if (kept.numel() == 0) return torch::Tensor();
+  const int64_t n = std::min<int64_t>(kFirstCodes, image_codes.size(1));
+  const torch::Tensor logits = image_logits.index_select(0, kept).narrow(1, 0, n);  // [R, n, K]
+  const torch::Tensor codes = image_codes.index_select(0, kept).narrow(1, 0, n);    // [R, n]
+  return torch::nn::functional::cross_entropy(logits.flatten(0, 1).to(torch::kFloat32),
+                                              codes.flatten());
+}
 
 // Both directions' teacher-forced losses for one batch. codes: [(1 + variants) * N, G*G] int64
 // on device, the N dataset images and then each augmented variant of all N.
@@ -34,6 +55,7 @@ JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransforme
   const torch::Tensor text_logits = transformer->ImageToTextLogits(prefix, targets);      // [B,L,V]
   JointLosses out;
   out.t2i = torch::nn::functional::cross_entropy(image_logits.flatten(0, 1), image_codes.flatten());
+  out.t2i_first = FirstCodesLoss(image_logits, image_codes, batch.drop.to(device));
   out.i2t = torch::nn::functional::cross_entropy(
       text_logits.flatten(0, 1), targets.flatten(),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(fusion::kTextPadId));
@@ -109,12 +131,13 @@ StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& to
     ++step;
     samples += shape.t2i_rows + shape.i2t_rows;
     if (step % ctx.train().log_every == 0 || step == stop) {
-      DUET_RETURN_IF_ERROR(log.Record(step, samples,
-                                      {{"loss", loss.item<double>()},
-                                       {"loss_t2i", losses.t2i.item<double>()},
-                                       {"loss_i2t", losses.i2t.item<double>()},
-                                       {"lr", lr},
-                                       {"grad_norm", norm}}));
+      nlohmann::json values = {{"loss", loss.item<double>()},
+                               {"loss_t2i", losses.t2i.item<double>()},
+                               {"loss_i2t", losses.i2t.item<double>()},
+                               {"lr", lr},
+                               {"grad_norm", norm}};
+      if (losses.t2i_first.defined()) values["loss_t2i_first"] = losses.t2i_first.item<double>();
+      DUET_RETURN_IF_ERROR(log.Record(step, samples, values));
       samples = 0;
     }
     if (step % ctx.train().checkpoint_every == 0 || step == stop) {

@@ -1,5 +1,6 @@
 // The whole training pipeline on the synthetic dataset, on the CPU: shards, every stage for a few
 // steps (losses fall), exact resume, export to a loadable model, and the evaluation report.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -88,6 +89,23 @@ TEST_F(PipelineTest, EveryStageLowersItsLoss) {
     EXPECT_LT(Mean(losses, kSteps - 3, kSteps), 0.8 * Mean(losses, 1, 4)) << stage;
   }
   EXPECT_TRUE(std::filesystem::exists(full_->path() + "/tokenizer.model"));
+}
+
+// The joint stage logs the loss of each grid's first codes on its own (how much the prompt is
+// used); it starts near a uniform guess over the codebook and falls.
+TEST_F(PipelineTest, LogsTheLossOfTheFirstCodes) {
+  std::map<int64_t, double> first;
+  std::ifstream in(full_->path() + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json row = nlohmann::json::parse(line);
+    if (row["stage"] == "joint" && row.contains("loss_t2i_first")) {
+      first[row["step"]] = row["loss_t2i_first"];
+    }
+  }
+  ASSERT_EQ(first.size(), static_cast<size_t>(kSteps));
+  const double uniform = std::log(static_cast<double>(model::testing::TinyModelConfig().transformer.image_codebook));
+  EXPECT_NEAR(first.at(1), uniform, 0.5 * uniform);
+  EXPECT_LT(Mean(first, kSteps - 3, kSteps), 0.8 * Mean(first, 1, 4));
 }
 
 TEST_F(PipelineTest, ExportsALoadableModel) {
