@@ -11,8 +11,10 @@ Status ReadField(const nlohmann::json& json, const char* key, T* value) {
   const auto it = json.find(key);
   if (it == json.end()) return absl::OkStatus();
   if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean())
-      return absl::InvalidArgumentError(absl::StrCat("transformer.", key, " must be true or false"));
+    if (!it->is_boolean()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("transformer.", key, " must be true or false"));
+    }
   } else {
     const bool ok = std::is_floating_point_v<T> ? it->is_number() : it->is_number_integer();
     if (!ok)

@@ -60,7 +60,8 @@ DUET_HOST_DEVICE inline VisibleKeys VisibleKeyRanges(const AttentionMask& mask,
   const int64_t window_end = mask.window > 0 ? q_last + mask.window : kv_len;
   const int64_t valid = max(0, min(prefix_valid, min(mask.prefix_len, kv_len)));
   VisibleKeys keys;
-  keys.prefix = mask.global_prefix ? KeyRange{0, valid} : KeyRange{window_begin, min(valid, window_end)};
+  keys.prefix = mask.global_prefix ? KeyRange{0, valid}
+                                   : KeyRange{window_begin, min(valid, window_end)};
   keys.target = {max(mask.prefix_len, window_begin), min(min(q_last + 1, kv_len), window_end)};
   return keys;
 }

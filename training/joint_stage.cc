@@ -35,8 +35,7 @@ torch::Tensor FirstCodesLoss(const torch::Tensor& image_logits, const torch::Ten
   const int64_t n = std::min<int64_t>(kFirstCodes, image_codes.size(1));
   const torch::Tensor logits = image_logits.index_select(0, kept).narrow(1, 0, n);  // [R, n, K]
   const torch::Tensor codes = image_codes.index_select(0, kept).narrow(1, 0, n);    // [R, n]
-  return torch::nn::functional::cross_entropy(logits.flatten(0, 1).to(torch::kFloat32),
-                                              codes.flatten());
+  return torch::nn::functional::cross_entropy(logits.flatten(0, 1), codes.flatten());
 }
 
 // Both directions' teacher-forced losses for one batch. codes: [(1 + variants) * N, G*G] int64
@@ -47,15 +46,16 @@ JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransforme
   const torch::Tensor lengths = batch.text_lengths.to(device);
   const torch::Tensor text = encoder->forward(batch.text_ids.to(device), lengths);  // [B, P, D]
   const torch::Tensor image_codes = codes.index_select(0, batch.t2i_images.to(device));  // [B, N]
+  const torch::Tensor drop = batch.drop.to(device);
   const torch::Tensor image_logits =
-      transformer->TextToImageLogits(text, lengths, image_codes, batch.drop.to(device));  // [B,N,K]
+      transformer->TextToImageLogits(text, lengths, image_codes, drop);  // [B, N, K] float32
   const torch::Tensor rows = batch.i2t_images + batch.i2t_variants * images;
   const torch::Tensor prefix = codes.index_select(0, rows.to(device));                    // [B, N]
   const torch::Tensor targets = batch.targets.to(device);                                 // [B, L]
   const torch::Tensor text_logits = transformer->ImageToTextLogits(prefix, targets);      // [B,L,V]
   JointLosses out;
   out.t2i = torch::nn::functional::cross_entropy(image_logits.flatten(0, 1), image_codes.flatten());
-  out.t2i_first = FirstCodesLoss(image_logits, image_codes, batch.drop.to(device));
+  out.t2i_first = FirstCodesLoss(image_logits, image_codes, drop);
   out.i2t = torch::nn::functional::cross_entropy(
       text_logits.flatten(0, 1), targets.flatten(),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(fusion::kTextPadId));

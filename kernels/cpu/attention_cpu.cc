@@ -105,7 +105,8 @@ int64_t NumTiles(const AttentionArgs& args) {
 
 // Upper bound on the multiply-adds of a call, to decide whether threads pay off.
 double EstimatedMacs(const AttentionArgs& args) {
-  const int64_t windowed = 2 * args.mask.window + (args.mask.global_prefix ? args.mask.prefix_len : 0);
+  const int64_t windowed =
+      2 * args.mask.window + (args.mask.global_prefix ? args.mask.prefix_len : 0);
   const int64_t keys_per_query =
       args.mask.window > 0 ? std::min(args.kv_len, windowed) : args.kv_len;
   return 2.0 * args.batch * args.heads * args.q_len * keys_per_query * args.head_dim;

@@ -106,7 +106,8 @@ TEST(Transformer, GlobalPrefixKeepsThePromptInViewBeyondTheWindow) {
                                     .amax(-1)[0];  // [T]
     for (int64_t i = 0; i < T; ++i) {
       const bool sees = global_prefix || i - 1 < c.window;
-      EXPECT_EQ(moved[i].item<float>() > 0, sees) << "global_prefix " << global_prefix << " position " << i;
+      EXPECT_EQ(moved[i].item<float>() > 0, sees)
+          << "global_prefix " << global_prefix << " position " << i;
     }
   }
 }
@@ -173,47 +174,33 @@ TEST(Transformer, NullPrefixRowsIgnoreThePrompt) {
 }
 
 // Training trims a text prefix to its batch's longest prompt; the logits and the gradients must
-// be those of the full padded prefix, in the sliding-window layers too.
-TEST(Transformer, TrimmedPrefixGivesTheLogitsAndGradientsOfTheFullPrefixWithAGlobalPrefix) {
-  MultimodalTransformer model = TinyModel(7, /*global_prefix=*/true);
-  TextToImageInputs in = RandomT2I(2);
-  const torch::Tensor lengths = torch::tensor({2, 3});
-  const torch::Tensor drop = torch::tensor({false, true});
-  const torch::Tensor full = model->TextToImageLogits(in.text, lengths, in.codes, drop);
-  full.logsumexp(-1).sum().backward();
-  const torch::Tensor full_grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad().clone();
-  model->zero_grad();
-  const torch::Tensor trimmed =
-      model->TextToImageLogits(in.text.narrow(1, 0, 3).clone(), lengths, in.codes, drop);
-  trimmed.logsumexp(-1).sum().backward();
-  const torch::Tensor grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad();
-  EXPECT_LT((full - trimmed).abs().max().item<float>(), 1e-5);
-  EXPECT_LT((full_grad - grad).abs().max().item<float>(), 1e-4);
-}
-
+// be those of the full padded prefix, in the sliding-window layers too, with and without a global
+// prefix.
 TEST(Transformer, TrimmedPrefixGivesTheLogitsAndGradientsOfTheFullPrefix) {
-  MultimodalTransformer model = TinyModel();
-  TextToImageInputs in = RandomT2I(2);
   const torch::Tensor lengths = torch::tensor({2, 3});
   const torch::Tensor drop = torch::tensor({false, true});
-  const torch::Tensor trimmed_text = in.text.narrow(1, 0, 3).clone();
-  const torch::Tensor full = model->TextToImageLogits(in.text, lengths, in.codes, drop);
-  full.logsumexp(-1).sum().backward();
-  const torch::Tensor full_grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad().clone();
-  model->zero_grad();
-  const torch::Tensor trimmed = model->TextToImageLogits(trimmed_text, lengths, in.codes, drop);
-  trimmed.logsumexp(-1).sum().backward();
-  const torch::Tensor grad = model->layers[0]->as<Block>()->attention->qkv->weight.grad();
-  EXPECT_LT((full - trimmed).abs().max().item<float>(), 1e-5);
-  EXPECT_LT((full_grad - grad).abs().max().item<float>(), 1e-4);
+  for (bool global_prefix : {false, true}) {
+    MultimodalTransformer model = TinyModel(7, global_prefix);
+    TextToImageInputs in = RandomT2I(2);
+    const torch::Tensor qkv_weight = model->layers[0]->as<Block>()->attention->qkv->weight;
+    const torch::Tensor full = model->TextToImageLogits(in.text, lengths, in.codes, drop);
+    full.logsumexp(-1).sum().backward();
+    const torch::Tensor full_grad = qkv_weight.grad().clone();
+    model->zero_grad();
+    const torch::Tensor trimmed_text = in.text.narrow(1, 0, 3).clone();
+    const torch::Tensor trimmed = model->TextToImageLogits(trimmed_text, lengths, in.codes, drop);
+    trimmed.logsumexp(-1).sum().backward();
+    EXPECT_LT((full - trimmed).abs().max().item<float>(), 1e-5) << global_prefix;
+    EXPECT_LT((full_grad - qkv_weight.grad()).abs().max().item<float>(), 1e-4) << global_prefix;
+    EXPECT_THROW(model->TextToImageLogits(trimmed_text, torch::tensor({2, 4}), in.codes, drop),
+                 c10::Error);  // A prompt longer than the trimmed prefix is refused, not cut.
+  }
   // The skipped positions matter: without them the window would reach other keys.
   const kernels::AttentionMask window{3, TinyConfig().window};
   const torch::Tensor valid = torch::tensor({2, 3}, torch::kInt32);
   EXPECT_FALSE(torch::equal(BuildMask(19, 19, 0, valid, window, 3), BuildMask(19, 19, 0, valid, window)));
   EXPECT_TRUE(torch::equal(BuildMask(19, 19, 0, valid, window, 3).narrow(2, 3, 16).narrow(3, 0, 3),
                            BuildMask(22, 22, 0, valid, {6, window.window}).narrow(2, 6, 16).narrow(3, 0, 3)));
-  EXPECT_THROW(model->TextToImageLogits(trimmed_text, torch::tensor({2, 4}), in.codes, drop),
-               c10::Error);  // A prompt longer than the trimmed prefix is refused, not cut.
 }
 
 TEST(Transformer, TrainingGradientsReachEveryParameter) {

@@ -47,8 +47,9 @@ Problem DecodeProblem(int64_t batch, int64_t heads, int64_t kv_len, int64_t d, i
 }
 
 // (q_len, kv_len, prefix kind, window kind, D). Prefix kinds: 0, 1, kv/3, kv (every query in the
-// prefix). Window kinds: 0, 1, 5, 32, and 5 with a global prefix. kv_len 200 spans several 64-key chunks (online rescale);
-// D 7 has no pair block, 40 a tail of 8, 64 and 128 the register-blocked P V.
+// prefix). Window kinds: 0, 1, 5, 32, and 5 with a global prefix. kv_len 200 spans several 64-key
+// chunks (online rescale); D 7 has no pair block, 40 a tail of 8, 64 and 128 the register-blocked
+// P V.
 using DecodeParam = std::tuple<int64_t, int64_t, int, int, int64_t>;
 
 class DecodeSweepTest : public ::testing::TestWithParam<DecodeParam> {};

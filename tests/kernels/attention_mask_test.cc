@@ -86,7 +86,8 @@ TEST(VisibleKeyRangesTest, CoversEveryVisibleKeyAndIsTightAtTheEnds) {
             const bool inside = (k >= keys.prefix.begin && k < keys.prefix.end) ||
                                 (k >= keys.target.begin && k < keys.target.end);
             ASSERT_TRUE(inside) << "P=" << c.mask.prefix_len << " w=" << c.mask.window
-                                << " global_prefix=" << c.mask.global_prefix << " valid=" << c.valid << " q=" << q << " k=" << k;
+                                << " global_prefix=" << c.mask.global_prefix
+                                << " valid=" << c.valid << " q=" << q << " k=" << k;
           }
         }
       }

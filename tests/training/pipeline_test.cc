@@ -37,13 +37,14 @@ TrainOptions Options(const std::string& data, const std::string& out) {
   return o;
 }
 
-// Loss per step of one stage from metrics.jsonl (the last row wins for a repeated step).
-std::map<int64_t, double> Losses(const std::string& out, const std::string& stage) {
+// `key` (a loss) per step of one stage from metrics.jsonl (the last row wins for a repeated step).
+std::map<int64_t, double> Losses(const std::string& out, const std::string& stage,
+                                 const std::string& key = "loss") {
   std::map<int64_t, double> losses;
   std::ifstream in(out + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
     const nlohmann::json row = nlohmann::json::parse(line);
-    if (row["stage"] == stage && row.contains("loss")) losses[row["step"]] = row["loss"];
+    if (row["stage"] == stage && row.contains(key)) losses[row["step"]] = row[key];
   }
   return losses;
 }
@@ -94,16 +95,10 @@ TEST_F(PipelineTest, EveryStageLowersItsLoss) {
 // The joint stage logs the loss of each grid's first codes on its own (how much the prompt is
 // used); it starts near a uniform guess over the codebook and falls.
 TEST_F(PipelineTest, LogsTheLossOfTheFirstCodes) {
-  std::map<int64_t, double> first;
-  std::ifstream in(full_->path() + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json row = nlohmann::json::parse(line);
-    if (row["stage"] == "joint" && row.contains("loss_t2i_first")) {
-      first[row["step"]] = row["loss_t2i_first"];
-    }
-  }
+  const std::map<int64_t, double> first = Losses(full_->path(), "joint", "loss_t2i_first");
   ASSERT_EQ(first.size(), static_cast<size_t>(kSteps));
-  const double uniform = std::log(static_cast<double>(model::testing::TinyModelConfig().transformer.image_codebook));
+  const int codebook = model::testing::TinyModelConfig().transformer.image_codebook;
+  const double uniform = std::log(static_cast<double>(codebook));
   EXPECT_NEAR(first.at(1), uniform, 0.5 * uniform);
   EXPECT_LT(Mean(first, kSteps - 3, kSteps), 0.8 * Mean(first, 1, 4));
 }
