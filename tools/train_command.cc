@@ -21,6 +21,8 @@ const std::vector<FlagSpec>& Specs() {
       {"until-step", "", "stop the running stage after this step (resume later)", "0"},
       {"image-tokenizer-from", "", "model directory whose image tokenizer the image stage adopts "
                                    "instead of training one (same image_tokenizer config)", ""},
+      {"joint-init-from", "", "model directory whose text encoder and transformer the joint "
+                              "stage starts from (fine-tuning; same tokenizer and shapes)", ""},
       {"seed", "s", "override: seed", ""},
       {"device", "", "override: cpu, cuda, cuda:N", ""},
       {"threads", "", "override: torch threads (0 = default)", ""},
@@ -90,6 +92,7 @@ Status Train(const Flags& flags) {
   options.out_dir = flags.Get("out");
   options.stage = flags.Get("stage");
   options.image_tokenizer_from = flags.Get("image-tokenizer-from");
+  options.joint_init_from = flags.Get("joint-init-from");
   DUET_ASSIGN_OR_RETURN(options.model, ReadModelConfigFile(flags.Get("model-config")));
   if (!flags.Get("config").empty()) {
     DUET_ASSIGN_OR_RETURN(const nlohmann::json json, ReadJsonFile(flags.Get("config")));

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
+#include "common/file.h"
+#include "common/tensor_io.h"
 #include "fusion/transformer.h"
 #include "language/text_encoder.h"
 #include "model/model_config.h"
@@ -83,6 +86,30 @@ StatusOr<torch::Tensor> DatasetCodes(const StageContext& ctx, int variants) {
   return torch::cat(codes, 0).to(ctx.device);
 }
 
+// Starts the joint stage from a trained model's text encoder and transformer
+// (TrainOptions::joint_init_from). Token ids mean nothing across tokenizers, so the run's
+// tokenizer must be the model's.
+Status InitFromModel(const StageContext& ctx, const std::vector<NamedModule>& modules) {
+  const std::string& from = ctx.options->joint_init_from;
+  DUET_ASSIGN_OR_RETURN(const std::string theirs, ReadFile(from + "/" + model::kTokenizerFile));
+  DUET_ASSIGN_OR_RETURN(const std::string ours, ReadFile(ctx.Path(model::kTokenizerFile)));
+  if (theirs != ours) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "joint-init-from: ", from, "/", model::kTokenizerFile, " differs from this run's ",
+        ctx.Path(model::kTokenizerFile), "; the token ids would not mean the same"));
+  }
+  DUET_ASSIGN_OR_RETURN(const SafetensorsFile weights,
+                        ReadSafetensors(from + "/" + model::kWeightsFile));
+  for (const NamedModule& m : modules) {
+    const Status loaded = LoadModule(weights, m.prefix, m.module);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("joint-init-from: ", from, ": ", loaded.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& tokenizer) {
@@ -101,6 +128,8 @@ StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& to
   int64_t step = LatestCheckpointStep(dir);
   if (step > 0) {
     DUET_ASSIGN_OR_RETURN(step, LoadCheckpoint(CheckpointPath(dir, step), modules, &adam));
+  } else if (!ctx.options->joint_init_from.empty()) {
+    DUET_RETURN_IF_ERROR(InitFromModel(ctx, modules));
   }
   if (step >= sc.steps) return true;
   DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, DatasetCodes(ctx, sc.caption_variants));

@@ -31,6 +31,10 @@ struct TrainOptions {
   // Non-empty: a model directory whose image tokenizer (same config) the image stage adopts as
   // its final checkpoint instead of training one, so the joint stage can be retrained alone.
   std::string image_tokenizer_from;
+  // Non-empty: a model directory whose text encoder and transformer weights the joint stage
+  // starts from instead of a random initialisation (fine-tuning). The run's tokenizer must be
+  // that model's, byte for byte, and the weights' shapes must match; the optimiser starts fresh.
+  std::string joint_init_from;
 };
 
 // Runs the requested stage(s). A stage already complete in out_dir is skipped; an interrupted

@@ -191,6 +191,50 @@ TEST_F(PipelineTest, AdoptsTheImageTokenizerOfATrainedModel) {
   EXPECT_NE(status.message().find("image-tokenizer-from"), std::string::npos) << status;
 }
 
+// The joint stage can start from a trained model (fine-tuning): its first step already sees
+// the trained weights. A different tokenizer or different shapes are refused by name.
+TEST_F(PipelineTest, JointStageStartsFromATrainedModel) {
+  const std::string model_dir = full_->path() + "/model";
+  TempDir out;
+  TrainOptions o = Options(data_->path(), out.path());
+  o.image_tokenizer_from = model_dir;
+  o.joint_init_from = model_dir;
+  o.train.joint.steps = 2;
+  const Status status = RunTraining(o);
+  ASSERT_TRUE(status.ok()) << status;
+  const auto tuned = Losses(out.path(), "joint");
+  const auto scratch = Losses(full_->path(), "joint");
+  ASSERT_TRUE(tuned.count(1) && scratch.count(1) && scratch.count(kSteps));
+  // The first step's loss is computed before any update, so it is the shipped weights' loss.
+  EXPECT_LT(tuned.at(1), 0.7 * scratch.at(1));
+  EXPECT_LT(tuned.at(1), 1.5 * Mean(scratch, kSteps - 3, kSteps));
+
+  TempDir other_model;
+  std::filesystem::copy(model_dir, other_model.path(),
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(other_model.path() + "/tokenizer.model", std::ios::trunc) << "another tokenizer";
+  TempDir refused;
+  o = Options(data_->path(), refused.path());
+  o.image_tokenizer_from = model_dir;
+  o.joint_init_from = other_model.path();
+  Status bad = RunTraining(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_NE(bad.message().find("joint-init-from"), std::string::npos) << bad;
+  EXPECT_NE(bad.message().find("tokenizer.model"), std::string::npos) << bad;
+
+  TempDir reshaped;
+  o = Options(data_->path(), reshaped.path());
+  o.image_tokenizer_from = model_dir;
+  o.joint_init_from = model_dir;
+  o.model.transformer.d_ff *= 2;
+  o.model.Derive();
+  bad = RunTraining(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_NE(bad.message().find("joint-init-from"), std::string::npos) << bad;
+  EXPECT_NE(bad.message().find("shape"), std::string::npos) << bad;
+}
+
 TEST_F(PipelineTest, RejectsAModelThatDoesNotFitTheData) {
   TempDir out;
   TrainOptions o = Options(data_->path(), out.path());
