@@ -66,6 +66,15 @@ std::string EvalReport(const nlohmann::json& r) {
                        " | ", Num(At(r, {"round_trip", lang, "rate"})), " | ", row.value("n", 0),
                        " |\n");
   }
+  const nlohmann::json& lengths = At(r, {"text_to_image", "by_prompt_tokens"});
+  if (lengths.is_object()) {
+    md += "\nJudge top-5 by prompt length in tokens (both languages):";
+    for (const auto& [bucket, row] : lengths.items()) {
+      md += absl::StrCat(" ", bucket, ": ", Num(row["judge_top5"]), " (n ", row.value("n", 0), ");");
+    }
+    md.back() = '.';
+    md += "\n";
+  }
   const nlohmann::json& real = At(r, {"text_to_image", "judge_real_val"});
   const nlohmann::json& trained = At(r, {"text_to_image", "judge_real_train_style"});
   const nlohmann::json& diversity = At(r, {"diversity"});

@@ -282,6 +282,21 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
     EXPECT_GT(r["text_to_image"][lang]["n"].get<int>(), 0);
     EXPECT_GE(r["round_trip"][lang]["rate"].get<double>(), 0.0);
   }
+  // The length buckets partition the prompts: their hits add up to both languages' hits.
+  double hits = 0, bucket_hits = 0;
+  int prompts = 0, bucketed = 0;
+  for (const char* lang : {"en", "ko"}) {
+    const int n = r["text_to_image"][lang]["n"];
+    hits += r["text_to_image"][lang]["judge_top5"].get<double>() * n;
+    prompts += n;
+  }
+  ASSERT_TRUE(r["text_to_image"]["by_prompt_tokens"].is_object());
+  for (const auto& [bucket, row] : r["text_to_image"]["by_prompt_tokens"].items()) {
+    bucket_hits += row["judge_top5"].get<double>() * row["n"].get<int>();
+    bucketed += row["n"].get<int>();
+  }
+  EXPECT_EQ(bucketed, prompts);
+  EXPECT_NEAR(bucket_hits, hits, 1e-6);
   EXPECT_GT(r["diversity"]["mean_pairwise_rms"].get<double>(), 0.0);  // temperature 1 varies
   EXPECT_TRUE(r["diversity"]["same_seed_identical"].get<bool>());
   EXPECT_GT(r["text_to_image"]["judge_real_val"]["top5"].get<double>(), 0.0);
@@ -296,6 +311,7 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   ASSERT_TRUE(report.ok());
   EXPECT_NE(report->find("## Image tokenizer"), std::string::npos);
   EXPECT_NE(report->find("judge top-1"), std::string::npos);
+  EXPECT_NE(report->find("by prompt length"), std::string::npos);
 }
 
 TEST(SweepTest, ParsesAGridAndNamesBadKeys) {
