@@ -28,6 +28,7 @@ struct Prompt {
   std::string text;
   int language = kEnglish;
   int64_t concept_id = 0;
+  size_t tokens = 0;  // the prompt's length in tokens, for the by-length split
 };
 
 struct Context {
@@ -155,15 +156,19 @@ StatusOr<nlohmann::json> CaptionSection(const Context& ctx, const std::vector<in
   return out;
 }
 
-std::vector<Prompt> ValPrompts(const Context& ctx, const std::vector<int64_t>& val) {
+StatusOr<std::vector<Prompt>> ValPrompts(const Context& ctx, const std::vector<int64_t>& val) {
   std::set<int64_t> concepts;
   for (int64_t i : val) concepts.insert(ctx.data->ids[i].item<int64_t>());
   std::vector<Prompt> prompts;
   int64_t taken = 0;
   for (int64_t id : concepts) {
     if (ctx.options->max_concepts > 0 && taken++ >= ctx.options->max_concepts) break;
-    prompts.push_back({ctx.data->concepts[id].en[0], kEnglish, id});
-    prompts.push_back({ctx.data->concepts[id].ko[0], kKorean, id});
+    for (int language : {kEnglish, kKorean}) {
+      const Concept& c = ctx.data->concepts[id];
+      const std::string& text = language == kEnglish ? c.en[0] : c.ko[0];
+      DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(text));
+      prompts.push_back({text, language, id, ids.size()});
+    }
   }
   return prompts;
 }
@@ -221,9 +226,7 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
   std::map<std::string, std::vector<int64_t>> by_length;
   std::vector<int64_t> concepts;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    DUET_ASSIGN_OR_RETURN(const std::vector<int> ids,
-                          ctx.model->text().tokenizer().Encode(prompts[i].text));
-    const size_t n = ids.size();
+    const size_t n = prompts[i].tokens;
     by_length[n >= kLongPrompt ? std::to_string(kLongPrompt) + "+" : std::to_string(n)].push_back(
         static_cast<int64_t>(i));
     concepts.push_back(prompts[i].concept_id);
@@ -386,7 +389,7 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   judge_options.seed = options.seed;
   DUET_ASSIGN_OR_RETURN(Judge judge, TrainJudge(data, data.Indices(Split::kTrain), judge_options,
                                                 torch::Device(options.device)));
-  const std::vector<Prompt> prompts = ValPrompts(ctx, val);
+  DUET_ASSIGN_OR_RETURN(const std::vector<Prompt> prompts, ValPrompts(ctx, val));
   nlohmann::json round_trip;
   DUET_ASSIGN_OR_RETURN(results["text_to_image"],
                         TextToImageSection(ctx, judge, prompts, val, &round_trip));
