@@ -75,14 +75,33 @@ std::string EvalReport(const nlohmann::json& r) {
     md.back() = '.';
     md += "\n";
   }
+  const nlohmann::json& by_style = At(r, {"text_to_image", "by_draft_style"});
+  if (by_style.is_object()) {
+    const nlohmann::json& same = At(by_style, {"trained"});
+    const nlohmann::json& other = At(by_style, {"other"});
+    md += absl::StrCat(
+        "\nBy the style a second judge sees in each draft (it names the style of real held-out-"
+        "style images right ",
+        Num(At(r, {"text_to_image", "style_judge_real_val", "accuracy"})),
+        " of the time): drafts in the style the generator saw for their concept ",
+        same.value("n", 0), ", judge top-5 ", Num(same["judge_top5"]), "; in another style ",
+        other.value("n", 0), ", judge top-5 ", Num(other["judge_top5"]), ".\n");
+  }
   const nlohmann::json& real = At(r, {"text_to_image", "judge_real_val"});
   const nlohmann::json& trained = At(r, {"text_to_image", "judge_real_train_style"});
   const nlohmann::json& diversity = At(r, {"diversity"});
+  const nlohmann::json& recon = At(r, {"text_to_image", "judge_reconstructed_train_style"});
+  const std::string recon_line =
+      recon.is_object()
+          ? absl::StrCat(" The trained-style images through the image tokenizer (the best a "
+                         "draft can be): top-1 ",
+                         Num(recon["top1"]), ", top-5 ", Num(recon["top5"]), ".")
+          : std::string();
   md += absl::StrCat(
       "\nThe judge on real images of the same concepts: in the style the generator was trained "
       "on (the judge's ceiling here), top-1 ",
       Num(trained["top1"]), ", top-5 ", Num(trained["top5"]), "; in the held-out style, top-1 ",
-      Num(real["top1"]), ", top-5 ", Num(real["top5"]), ".\n\n",
+      Num(real["top1"]), ", top-5 ", Num(real["top5"]), ".", recon_line, "\n\n",
       "## Diversity\n\nMean pairwise RMS pixel distance between ", diversity.value("drafts", 0),
       " drafts of one prompt, over ", diversity.value("prompts", 0),
       " prompts: ", Num(diversity["mean_pairwise_rms"], "%.4f"),

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -36,6 +37,7 @@ struct Context {
   const Dataset* data = nullptr;
   const EvalOptions* options = nullptr;
   fusion::SamplingParams sampling;  // text->image, resolved against the model's defaults
+  Judge* style_judge = nullptr;      // names a draft's style; null with fewer than two styles
 };
 
 const char* LanguageName(int language) { return language == kEnglish ? "en" : "ko"; }
@@ -199,7 +201,8 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
     seeds.push_back(ctx.options->seed + i);
   }
   DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
-  const torch::Tensor logits = JudgeLogits(judge, DecodeCodes(ctx, codes) * 2 - 1, device);
+  const torch::Tensor images = DecodeCodes(ctx, codes);  // [n, 3, R, R] in [0, 1]
+  const torch::Tensor logits = JudgeLogits(judge, images * 2 - 1, device);
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> captions, CaptionCodes(ctx, codes));
   nlohmann::json out;
   for (int language : {kEnglish, kKorean}) {
@@ -238,6 +241,37 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
         {"judge_top5", TopKAccuracy(logits.index_select(0, index), all_truth.index_select(0, index), 5)},
         {"n", rows.size()}};
   }
+  // The held-out concepts' training images: one style each, the only one the generator saw.
+  std::set<int64_t> heldout;
+  for (const Prompt& p : prompts) heldout.insert(p.concept_id);
+  std::vector<int64_t> trained_style;
+  std::map<int64_t, int64_t> style_of;  // concept id -> its trained style
+  for (int64_t i : ctx.data->Indices(Split::kTrain)) {
+    const int64_t id = ctx.data->ids[i].item<int64_t>();
+    if (heldout.count(id) == 0) continue;
+    trained_style.push_back(i);
+    style_of[id] = ctx.data->styles[i].item<int64_t>();
+  }
+  if (ctx.style_judge != nullptr) {
+    // Judge top-5 of the drafts the style judge puts in their concept's trained style, and of
+    // the rest: a draft in a style the generator never saw for that concept has to be invented.
+    const torch::Tensor styles =
+        JudgeLogits(*ctx.style_judge, images * 2 - 1, device).argmax(1);
+    std::vector<int64_t> same, other;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const auto it = style_of.find(prompts[i].concept_id);
+      const bool trained = it != style_of.end() && styles[i].item<int64_t>() == it->second;
+      (trained ? same : other).push_back(static_cast<int64_t>(i));
+    }
+    for (const auto& [name, rows] : {std::pair{"trained", same}, std::pair{"other", other}}) {
+      const torch::Tensor index = torch::tensor(rows, torch::kInt64);
+      out["by_draft_style"][name] = {
+          {"judge_top5", rows.empty() ? 0.0
+                                      : TopKAccuracy(logits.index_select(0, index),
+                                                     all_truth.index_select(0, index), 5)},
+          {"n", rows.size()}};
+    }
+  }
   // The judge on real images: the validation style (a cross-style test for the judge too) and
   // the trained style of the same held-out concepts, which is what the generator learned.
   auto judge_real = [&](const std::vector<int64_t>& indices) {
@@ -250,13 +284,18 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
                           {"n", indices.size()}};
   };
   out["judge_real_val"] = judge_real(val);
-  std::set<int64_t> heldout;
-  for (const Prompt& p : prompts) heldout.insert(p.concept_id);
-  std::vector<int64_t> trained_style;
-  for (int64_t i : ctx.data->Indices(Split::kTrain)) {
-    if (heldout.count(ctx.data->ids[i].item<int64_t>()) > 0) trained_style.push_back(i);
+  if (!trained_style.empty()) {
+    out["judge_real_train_style"] = judge_real(trained_style);
+    // The same images through the image tokenizer (encode, decode): the best a draft can be,
+    // since the generator can only choose codes. The gap between this and the drafts is the
+    // generator's; the gap between this and the real images is the tokenizer's.
+    const torch::Tensor recon = DecodeCodes(ctx, EncodeIndices(ctx, trained_style));
+    const torch::Tensor logits = JudgeLogits(judge, recon * 2 - 1, device);
+    const torch::Tensor labels = ctx.data->ids.index_select(0, torch::tensor(trained_style));
+    out["judge_reconstructed_train_style"] = {{"top1", TopKAccuracy(logits, labels, 1)},
+                                              {"top5", TopKAccuracy(logits, labels, 5)},
+                                              {"n", trained_style.size()}};
   }
-  if (!trained_style.empty()) out["judge_real_train_style"] = judge_real(trained_style);
   return out;
 }
 
@@ -370,7 +409,7 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   const std::vector<int64_t> val = data.Indices(Split::kVal);
   std::vector<int64_t> train = data.Indices(Split::kTrain);
   if (val.empty()) return absl::InvalidArgumentError("the dataset has no validation images");
-  const Context ctx{model.get(), &data, &options, options.sampling.Resolve(model->config().sampling)};
+  Context ctx{model.get(), &data, &options, options.sampling.Resolve(model->config().sampling)};
   DUET_RETURN_IF_ERROR(fusion::ValidateSampling(ctx.sampling, model->config().transformer.image_codebook));
   nlohmann::json results = {{"model", options.model_dir},
                             {"data", options.data_dir},
@@ -389,10 +428,32 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
   judge_options.seed = options.seed;
   DUET_ASSIGN_OR_RETURN(Judge judge, TrainJudge(data, data.Indices(Split::kTrain), judge_options,
                                                 torch::Device(options.device)));
+  // A second judge names the style: how many drafts are drawn in the style the generator saw
+  // for their concept (by_draft_style). Styles are easy to tell apart, so it needs few epochs.
+  std::optional<Judge> style_judge;
+  nlohmann::json style_judge_real_val;  // the style judge on real images of the held-out style
+  if (data.style_names.size() >= 2) {
+    JudgeOptions style_options = judge_options;
+    style_options.target = JudgeTarget::kStyle;
+    style_options.epochs = std::max(1, options.judge_epochs / 4);
+    DUET_ASSIGN_OR_RETURN(style_judge, TrainJudge(data, data.Indices(Split::kTrain), style_options,
+                                                  torch::Device(options.device)));
+    ctx.style_judge = &*style_judge;
+    const torch::Tensor index = torch::tensor(val, torch::kInt64);
+    const torch::Tensor predicted =
+        JudgeLogits(*style_judge, ImagesToFloat(data.images.index_select(0, index)),
+                    torch::Device(options.device))
+            .argmax(1);
+    style_judge_real_val = {
+        {"accuracy",
+         predicted.eq(data.styles.index_select(0, index).to(torch::kInt64)).to(torch::kFloat64).mean().item<double>()},
+        {"n", val.size()}};
+  }
   DUET_ASSIGN_OR_RETURN(const std::vector<Prompt> prompts, ValPrompts(ctx, val));
   nlohmann::json round_trip;
   DUET_ASSIGN_OR_RETURN(results["text_to_image"],
                         TextToImageSection(ctx, judge, prompts, val, &round_trip));
+  if (style_judge) results["text_to_image"]["style_judge_real_val"] = style_judge_real_val;
   results["round_trip"] = round_trip;
   DUET_ASSIGN_OR_RETURN(results["diversity"], DiversitySection(ctx, prompts));
   if (!options.sweep.empty()) {

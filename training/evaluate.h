@@ -41,7 +41,8 @@ StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& gri
 // Runs every evaluation and returns
 //   {"model", "data", "counts", "image_tokenizer": {psnr, ssim, code_usage, ...},
 //    "captioning": {"val"|"train": {"en"|"ko": {exact_match, token_f1, n}}},
-//    "text_to_image": {"en"|"ko": {judge_top1, judge_top5, n}, "judge_real_val": {...}},
+//    "text_to_image": {"en"|"ko": {judge_top1, judge_top5, n}, "judge_real_val",
+//                      "judge_real_train_style", "judge_reconstructed_train_style": {top1, top5, n}},
 //    "diversity": {mean_pairwise_rms, prompts, drafts}, "round_trip": {"en"|"ko": {rate, n}}}
 // and writes the JSON and the report when their paths are set. InvalidArgument when the
 // dataset and model disagree (resolution) or the dataset has no held-out concepts; errors of

@@ -12,6 +12,7 @@
 #include "training/augment.h"
 #include "training/batches.h"
 #include "training/checkpoint.h"
+#include "training/losses.h"
 #include "training/stages.h"
 #include "training/train_log.h"
 
@@ -23,7 +24,8 @@ namespace {
 constexpr int64_t kFirstCodes = 4;
 
 struct JointLosses {
-  torch::Tensor t2i, i2t;  // scalar cross-entropies
+  torch::Tensor t2i, i2t;  // scalar cross-entropies (t2i: the plain mean over codes, logged)
+  torch::Tensor t2i_weighted;  // what the gradient follows: StageConfig::first_codes_weight
   // Logged only (no gradient): the cross-entropy of the first kFirstCodes codes of the rows that
   // kept their prompt; undefined when every row's prompt was dropped.
   torch::Tensor t2i_first;
@@ -45,7 +47,7 @@ torch::Tensor FirstCodesLoss(const torch::Tensor& image_logits, const torch::Ten
 // on device, the N dataset images and then each augmented variant of all N.
 JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransformer& transformer,
                     const JointBatch& batch, const torch::Tensor& codes, int64_t images,
-                    torch::Device device) {
+                    const StageConfig& sc, torch::Device device) {
   const torch::Tensor lengths = batch.text_lengths.to(device);
   const torch::Tensor text = encoder->forward(batch.text_ids.to(device), lengths);  // [B, P, D]
   const torch::Tensor image_codes = codes.index_select(0, batch.t2i_images.to(device));  // [B, N]
@@ -57,7 +59,14 @@ JointLosses Forward(language::TextEncoder& encoder, fusion::MultimodalTransforme
   const torch::Tensor targets = batch.targets.to(device);                                 // [B, L]
   const torch::Tensor text_logits = transformer->ImageToTextLogits(prefix, targets);      // [B,L,V]
   JointLosses out;
-  out.t2i = torch::nn::functional::cross_entropy(image_logits.flatten(0, 1), image_codes.flatten());
+  if (sc.first_codes > 0 && sc.first_codes_weight != 1.0) {
+    const torch::Tensor per_code = CodeCrossEntropy(image_logits, image_codes);  // [B, N]
+    out.t2i = per_code.mean();
+    out.t2i_weighted = WeightedCodeMean(per_code, sc.first_codes, sc.first_codes_weight);
+  } else {
+    out.t2i = torch::nn::functional::cross_entropy(image_logits.flatten(0, 1), image_codes.flatten());
+    out.t2i_weighted = out.t2i;
+  }
   out.t2i_first = FirstCodesLoss(image_logits, image_codes, drop);
   out.i2t = torch::nn::functional::cross_entropy(
       text_logits.flatten(0, 1), targets.flatten(),
@@ -151,8 +160,8 @@ StatusOr<bool> JointStage(const StageContext& ctx, const language::Tokenizer& to
   int64_t samples = 0;
   while (step < stop) {
     const JointBatch batch = SampleJointBatch(table, *ctx.data, pool, ctx.train().seed, step, shape);
-    const JointLosses losses = Forward(encoder, transformer, batch, codes, images, ctx.device);
-    const torch::Tensor loss = losses.t2i + losses.i2t;
+    const JointLosses losses = Forward(encoder, transformer, batch, codes, images, sc, ctx.device);
+    const torch::Tensor loss = losses.t2i_weighted + losses.i2t;
     loss.backward();
     const double norm = sc.grad_clip > 0 ? adam.ClipGradNorm(sc.grad_clip) : 0.0;
     const double lr = LearningRate(sc, step);

@@ -60,7 +60,11 @@ StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& p
                            const JudgeOptions& options, torch::Device device) {
   if (pool.empty()) return absl::InvalidArgumentError("the judge needs training images");
   torch::manual_seed(options.seed);
-  Judge judge(static_cast<int>(dataset.concepts.size()), options.channels);
+  const bool style = options.target == JudgeTarget::kStyle;
+  const torch::Tensor all_labels = style ? dataset.styles.to(torch::kInt64) : dataset.ids;
+  const int classes = style ? static_cast<int>(dataset.style_names.size())
+                            : static_cast<int>(dataset.concepts.size());
+  Judge judge(classes, options.channels);
   judge->to(device);
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : judge->named_parameters()) params.emplace_back(item.key(), item.value());
@@ -77,7 +81,7 @@ StatusOr<Judge> TrainJudge(const Dataset& dataset, const std::vector<int64_t>& p
       const torch::Tensor index =
           torch::tensor(std::vector<int64_t>(order.begin() + first, order.begin() + first + count));
       const torch::Tensor x = Augment(ImagesToFloat(dataset.images.index_select(0, index)), rng);
-      const torch::Tensor labels = dataset.ids.index_select(0, index).to(device);
+      const torch::Tensor labels = all_labels.index_select(0, index).to(device);
       const torch::Tensor loss =
           torch::nn::functional::cross_entropy(judge->forward(x.to(device)), labels);
       loss.backward();

@@ -24,7 +24,11 @@ class JudgeImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Judge);
 
+// What a judge names: the concept (dataset ids) or the artist's style (dataset styles).
+enum class JudgeTarget { kConcept, kStyle };
+
 struct JudgeOptions {
+  JudgeTarget target = JudgeTarget::kConcept;
   int epochs = 40;  // passes over the training images
   int batch_size = 64;
   double lr = 2e-3;   // AdamW, constant
@@ -32,7 +36,8 @@ struct JudgeOptions {
   uint64_t seed = 0;  // initialisation and shuffling
 };
 
-// Trains a judge on dataset images `pool` (labels: concept ids). Augmentation: random shifts of
+// Trains a judge on dataset images `pool` (labels: concept ids, or style indices for
+// JudgeTarget::kStyle). Augmentation: random shifts of
 // up to 1/16 of the side, a brightness offset and Gaussian pixel noise. Deterministic for a seed on
 // one device and thread count. InvalidArgument for an empty pool. Not thread-safe (uses torch's
 // global seed).

@@ -14,7 +14,8 @@ nlohmann::json StageJson(const StageConfig& s) {
       {"steps", s.steps},        {"batch_size", s.batch_size},     {"lr", s.lr},
       {"warmup", s.warmup},      {"min_lr_ratio", s.min_lr_ratio}, {"weight_decay", s.weight_decay},
       {"grad_clip", s.grad_clip}, {"caption_batch_size", s.caption_batch_size},
-      {"caption_variants", s.caption_variants}};
+      {"caption_variants", s.caption_variants}, {"first_codes", s.first_codes},
+      {"first_codes_weight", s.first_codes_weight}};
 }
 
 Status CheckKeys(const nlohmann::json& json, const std::string& where,
@@ -46,7 +47,7 @@ StatusOr<StageConfig> StageFromJson(const nlohmann::json& json, const std::strin
   DUET_RETURN_IF_ERROR(CheckKeys(
       json, where,
       {"steps", "batch_size", "lr", "warmup", "min_lr_ratio", "weight_decay", "grad_clip",
-       "caption_batch_size", "caption_variants"}));
+       "caption_batch_size", "caption_variants", "first_codes", "first_codes_weight"}));
   DUET_RETURN_IF_ERROR(Read(json, where, "steps", &s.steps));
   DUET_RETURN_IF_ERROR(Read(json, where, "batch_size", &s.batch_size));
   DUET_RETURN_IF_ERROR(Read(json, where, "lr", &s.lr));
@@ -56,6 +57,8 @@ StatusOr<StageConfig> StageFromJson(const nlohmann::json& json, const std::strin
   DUET_RETURN_IF_ERROR(Read(json, where, "grad_clip", &s.grad_clip));
   DUET_RETURN_IF_ERROR(Read(json, where, "caption_batch_size", &s.caption_batch_size));
   DUET_RETURN_IF_ERROR(Read(json, where, "caption_variants", &s.caption_variants));
+  DUET_RETURN_IF_ERROR(Read(json, where, "first_codes", &s.first_codes));
+  DUET_RETURN_IF_ERROR(Read(json, where, "first_codes_weight", &s.first_codes_weight));
   return s;
 }
 
@@ -71,6 +74,11 @@ Status ValidateStage(const StageConfig& s, const std::string& where) {
       CheckRange((where + ".caption_batch_size").c_str(), s.caption_batch_size, 0, most));
   DUET_RETURN_IF_ERROR(
       CheckRange((where + ".caption_variants").c_str(), s.caption_variants, 0, most > 0 ? 64 : 0));
+  // The image stage predicts no codes: its first_codes must stay 0.
+  DUET_RETURN_IF_ERROR(
+      CheckRange((where + ".first_codes").c_str(), s.first_codes, 0, most > 0 ? 4096 : 0));
+  DUET_RETURN_IF_ERROR(
+      CheckRange((where + ".first_codes_weight").c_str(), s.first_codes_weight, 1e-3, 1e3));
   return CheckRange((where + ".grad_clip").c_str(), s.grad_clip, 0.0, 1e6);
 }
 

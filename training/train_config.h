@@ -22,6 +22,8 @@ struct StageConfig {
   // Joint stage only (0 in the image stage):
   int caption_batch_size = 0;  // image->text rows per step; 0: batch_size
   int caption_variants = 0;    // augmented variants per image for image->text rows (augment.h)
+  int first_codes = 0;             // the first codes of a text->image row whose loss is weighted
+  double first_codes_weight = 1.0;  // ... by this much (training/losses.h); 1: plain mean
 };
 
 struct TrainConfig {

@@ -6,6 +6,7 @@
 #include "tests/model/tiny_duet.h"
 #include "training/adam.h"
 #include "training/checkpoint.h"
+#include "training/losses.h"
 #include "training/train_config.h"
 
 namespace duet::training {
@@ -59,12 +60,23 @@ TEST(TrainConfigTest, JsonRoundTripAndErrors) {
   c.joint.batch_size = 7;
   c.joint.caption_batch_size = 3;
   c.joint.caption_variants = 4;
+  c.joint.first_codes = 16;
+  c.joint.first_codes_weight = 3.0;
   auto back = TrainConfig::FromJson(c.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->seed, 5u);
   EXPECT_EQ(back->joint.batch_size, 7);
   EXPECT_EQ(back->joint.caption_batch_size, 3);
   EXPECT_EQ(back->joint.caption_variants, 4);
+  EXPECT_EQ(back->joint.first_codes, 16);
+  EXPECT_EQ(back->joint.first_codes_weight, 3.0);
+  // The image stage predicts no codes; a weight must be positive.
+  auto image_first = TrainConfig::FromJson({{"image", {{"first_codes", 4}}}});
+  ASSERT_FALSE(image_first.ok());
+  EXPECT_NE(image_first.status().message().find("image.first_codes"), std::string::npos);
+  auto zero_weight = TrainConfig::FromJson({{"joint", {{"first_codes_weight", 0.0}}}});
+  ASSERT_FALSE(zero_weight.ok());
+  EXPECT_NE(zero_weight.status().message().find("joint.first_codes_weight"), std::string::npos);
   // Caption rows exist only in the joint stage.
   auto image_rows = TrainConfig::FromJson({{"image", {{"caption_variants", 2}}}});
   ASSERT_FALSE(image_rows.ok());
@@ -87,6 +99,32 @@ TEST(TrainConfigTest, LearningRateWarmsUpThenDecays) {
   EXPECT_NEAR(LearningRate(s, 10), 1.0, 1e-12);
   EXPECT_NEAR(LearningRate(s, 55), 0.55, 1e-12);
   EXPECT_NEAR(LearningRate(s, 100), 0.1, 1e-12);
+}
+
+TEST(CodeLossTest, WeightedMeanCountsTheFirstCodesMoreAndKeepsAPerCodeMean) {
+  torch::manual_seed(3);
+  const torch::Tensor logits = torch::randn({2, 5, 7}, torch::requires_grad());
+  const torch::Tensor codes = torch::randint(0, 7, {2, 5}, torch::kInt64);
+  const torch::Tensor per_code = CodeCrossEntropy(logits, codes);
+  ASSERT_EQ(per_code.sizes(), codes.sizes());
+  const torch::Tensor plain = torch::nn::functional::cross_entropy(logits.flatten(0, 1), codes.flatten());
+  EXPECT_TRUE(torch::allclose(per_code.mean(), plain));
+  // Weight 1 and first 0 are the plain mean.
+  EXPECT_TRUE(torch::allclose(WeightedCodeMean(per_code, 2, 1.0), plain));
+  EXPECT_TRUE(torch::allclose(WeightedCodeMean(per_code, 0, 4.0), plain));
+  // First 2 of 5 codes counted 4 times: (4 * (c0 + c1) + c2 + c3 + c4) / (2 * 11) over both rows.
+  const torch::Tensor c = per_code.detach();
+  const torch::Tensor expected =
+      (4 * c.narrow(1, 0, 2).sum() + c.narrow(1, 2, 3).sum()) / (2.0 * 11.0);
+  const torch::Tensor weighted = WeightedCodeMean(per_code, 2, 4.0);
+  EXPECT_TRUE(torch::allclose(weighted, expected));
+  // A first beyond the row weights every code: the plain mean again.
+  EXPECT_TRUE(torch::allclose(WeightedCodeMean(per_code, 99, 4.0), plain));
+  // The gradient reaches the logits.
+  weighted.backward();
+  const torch::Tensor g = logits.grad();
+  ASSERT_TRUE(g.defined());
+  EXPECT_GT(g[0][0].abs().sum().item<double>(), 0.0);
 }
 
 }  // namespace

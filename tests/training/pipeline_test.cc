@@ -300,6 +300,21 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   EXPECT_GT(r["diversity"]["mean_pairwise_rms"].get<double>(), 0.0);  // temperature 1 varies
   EXPECT_TRUE(r["diversity"]["same_seed_identical"].get<bool>());
   EXPECT_GT(r["text_to_image"]["judge_real_val"]["top5"].get<double>(), 0.0);
+  // The draft ceiling: the same trained-style images as judge_real_train_style, through the
+  // image tokenizer.
+  const auto& recon = r["text_to_image"]["judge_reconstructed_train_style"];
+  ASSERT_TRUE(recon.is_object());
+  EXPECT_EQ(recon["n"], r["text_to_image"]["judge_real_train_style"]["n"]);
+  EXPECT_GT(recon["n"].get<int>(), 0);
+  EXPECT_LE(recon["top1"].get<double>(), recon["top5"].get<double>());
+  // The style split: every draft is in one of the two groups.
+  const auto& by_style = r["text_to_image"]["by_draft_style"];
+  ASSERT_TRUE(by_style.is_object());
+  EXPECT_EQ(by_style["trained"]["n"].get<int>() + by_style["other"]["n"].get<int>(), prompts);
+  const double style_accuracy =
+      r["text_to_image"]["style_judge_real_val"]["accuracy"].get<double>();
+  EXPECT_GE(style_accuracy, 0.0);
+  EXPECT_LE(style_accuracy, 1.0);
   // The sweep: every setting judged, the best one by mean top-5 named.
   ASSERT_EQ(r["sweep"].size(), 4u);
   double best = -1;
@@ -312,6 +327,8 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   EXPECT_NE(report->find("## Image tokenizer"), std::string::npos);
   EXPECT_NE(report->find("judge top-1"), std::string::npos);
   EXPECT_NE(report->find("by prompt length"), std::string::npos);
+  EXPECT_NE(report->find("through the image tokenizer"), std::string::npos);
+  EXPECT_NE(report->find("a second judge"), std::string::npos);
 }
 
 TEST(SweepTest, ParsesAGridAndNamesBadKeys) {
