@@ -2,6 +2,7 @@
 // Each lead byte fixes the sequence length and the allowed range of the second byte.
 #include "language/utf8.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -52,6 +53,23 @@ absl::Status ValidateUtf8(std::string_view text) {
     i += rule.length;
   }
   return absl::OkStatus();
+}
+
+bool HasHangul(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const uint8_t lead = static_cast<uint8_t>(text[i]);
+    const int length = std::max(1, RuleFor(lead).length);
+    if (length == 3 && i + 2 < text.size()) {
+      const uint32_t cp = (lead & 0x0Fu) << 12 | (static_cast<uint8_t>(text[i + 1]) & 0x3Fu) << 6 |
+                          (static_cast<uint8_t>(text[i + 2]) & 0x3Fu);
+      if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF) ||
+          (cp >= 0x3131 && cp <= 0x318E)) {
+        return true;
+      }
+    }
+    i += static_cast<size_t>(length);
+  }
+  return false;
 }
 
 }  // namespace duet::language

@@ -16,4 +16,8 @@ namespace duet::language {
 // The empty string is valid. Pure function; thread-safe.
 absl::Status ValidateUtf8(std::string_view text);
 
+// True when well-formed UTF-8 `text` holds a Hangul letter: a syllable (U+AC00..U+D7A3) or a
+// jamo (U+1100..U+11FF, U+3131..U+318E). Which half of a caption a prompt names. Thread-safe.
+bool HasHangul(std::string_view text);
+
 }  // namespace duet::language

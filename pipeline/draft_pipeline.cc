@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "language/caption_format.h"
 #include "language/utf8.h"
 
 namespace duet::pipeline {
@@ -41,6 +42,26 @@ Status ValidateDrafts(const model::ModelConfig& config, const std::string& promp
   return fusion::ValidateSampling(options.sampling, config.transformer.image_codebook);
 }
 
+std::vector<int64_t> CompleteCaption(const std::vector<int64_t>& prompt, bool korean,
+                                     const std::vector<int64_t>& caption,
+                                     const std::vector<int64_t>& separator, size_t max_ids) {
+  const auto at = std::search(caption.begin(), caption.end(), separator.begin(), separator.end());
+  std::vector<int64_t> out;
+  if (korean) {
+    out.assign(caption.begin(), at);  // its English
+    out.insert(out.end(), separator.begin(), separator.end());
+    out.insert(out.end(), prompt.begin(), prompt.end());
+  } else {
+    out = prompt;
+    out.insert(out.end(), separator.begin(), separator.end());
+    if (at != caption.end()) {
+      out.insert(out.end(), at + static_cast<std::ptrdiff_t>(separator.size()), caption.end());
+    }
+  }
+  if (out.size() > max_ids) out.resize(max_ids);
+  return out;
+}
+
 namespace {
 
 // PNGs for the drafts at `order`, a decode chunk at a time, handed to `draft` as they are made.
@@ -72,6 +93,35 @@ Status DecodeInOrder(Parts& parts, const model::ModelConfig& config, const std::
   return absl::OkStatus();
 }
 
+// The rerank: log p(caption | draft) of the prompt completed to a whole caption with the other
+// half of the draft's own greedy caption (CompleteCaption), one score per grid.
+StatusOr<std::vector<double>> RerankScores(Parts& parts, const model::ModelConfig& config,
+                                           const std::string& prompt,
+                                           const std::vector<int64_t>& ids,
+                                           const CodeGrids& codes) {
+  const int max_ids = static_cast<int>(config.transformer.max_caption_len) - 1;
+  DUET_ASSIGN_OR_RETURN(const EncodedPrompt separator,
+                        parts.EncodePrompt(language::kCaptionSeparator));
+  fusion::SamplingParams greedy;
+  greedy.temperature = 0;
+  DUET_ASSIGN_OR_RETURN(const auto own, parts.GenerateCaptions(codes, greedy, max_ids));
+  if (static_cast<int64_t>(own.size()) != codes.count) {
+    return absl::InternalError(absl::StrCat("the transformer returned ", own.size(),
+                                            " captions for ", codes.count, " drafts"));
+  }
+  const bool korean = language::HasHangul(prompt);
+  std::vector<std::vector<int64_t>> texts;
+  for (const std::vector<int64_t>& caption : own) {
+    texts.push_back(CompleteCaption(ids, korean, caption, separator.ids, max_ids));
+  }
+  DUET_ASSIGN_OR_RETURN(std::vector<double> scores, parts.ScoreText(codes, texts));
+  if (static_cast<int64_t>(scores.size()) != codes.count) {
+    return absl::InternalError(absl::StrCat("the transformer returned ", scores.size(),
+                                            " scores for ", codes.count, " drafts"));
+  }
+  return scores;
+}
+
 }  // namespace
 
 Status GenerateDrafts(Parts& parts, const model::ModelConfig& config, const std::string& prompt,
@@ -90,14 +140,7 @@ Status GenerateDrafts(Parts& parts, const model::ModelConfig& config, const std:
   std::iota(order.begin(), order.end(), 0);
   std::vector<double> scores(options.count, 0.0);
   if (options.rerank) {
-    // Scoring reads the prompt as a caption, so it is cut to the caption length.
-    std::vector<int64_t> ids = encoded.ids;
-    ids.resize(std::min<size_t>(ids.size(), config.transformer.max_caption_len - 1));
-    DUET_ASSIGN_OR_RETURN(scores, parts.ScoreText(codes, {order.size(), ids}));
-    if (scores.size() != order.size()) {
-      return absl::InternalError(absl::StrCat("the transformer returned ", scores.size(),
-                                              " scores for ", order.size(), " drafts"));
-    }
+    DUET_ASSIGN_OR_RETURN(scores, RerankScores(parts, config, prompt, encoded.ids, codes));
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return scores[a] > scores[b]; });
   }

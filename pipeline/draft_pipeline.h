@@ -22,13 +22,13 @@ inline constexpr int kMaxPromptBytes = 2048;  // UTF-8 bytes per prompt
 struct DraftOptions {
   int count = 1;                    // drafts, in [1, kMaxDrafts]
   fusion::SamplingParams sampling;  // draft i uses sampling.seed + i
-  bool rerank = false;              // order drafts by log p(prompt | draft), best first
+  bool rerank = false;              // order drafts by score, best first (CompleteCaption)
 };
 
 struct Draft {
   int index = 0;     // position in the request (seed = sampling.seed + index)
   uint64_t seed = 0;
-  double score = 0;  // log p(prompt | image) when reranking, else 0
+  double score = 0;  // when reranking, log p(CompleteCaption(prompt, ...) | image); else 0
   std::string png;   // PNG bytes with the metadata of pipeline/png_metadata.h
 };
 
@@ -41,6 +41,16 @@ struct Caption {
 // UTF-8, a NUL byte), count outside [1, kMaxDrafts], and the sampling fields. No part is called.
 Status ValidateDrafts(const model::ModelConfig& config, const std::string& prompt,
                       const DraftOptions& options);
+
+// The caption a rerank scores a draft by. Duet's captions name an image in both languages,
+// "<English> | <Korean>" (training/batches.h), so a prompt in one language is completed with the
+// other half of the draft's own greedy caption `caption`: "<prompt> | <its Korean>" for an
+// English prompt, "<its English> | <prompt>" for a Korean one (`korean`: language::HasHangul).
+// `separator` is the separator's ids (the tokenizer's reading of " | "); a caption without it
+// has no other half to lend, so the prompt stands beside the bare separator. Cut to max_ids.
+std::vector<int64_t> CompleteCaption(const std::vector<int64_t>& prompt, bool korean,
+                                     const std::vector<int64_t>& caption,
+                                     const std::vector<int64_t>& separator, size_t max_ids);
 
 // Validates, then runs the request on `parts`. `draft` gets each finished draft in output order:
 // index order, or best score first with rerank (ties keep index order); an error it returns

@@ -22,6 +22,7 @@ const std::vector<FlagSpec>& Specs() {
       {"train-captions", "", "training images also captioned", "64"},
       {"drafts", "", "drafts per prompt for diversity", "4"},
       {"diversity-prompts", "", "prompts used for diversity", "8"},
+      {"rerank-candidates", "", "drafts per prompt for the reranked judge, 0 = off", "4"},
       {"judge-epochs", "", "epochs of the judge classifier", "40"},
       {"seed", "s", "sampling and judge seed", "0"},
       {"temperature", "", "text->image temperature (default: the model's config.json)", ""},
@@ -46,6 +47,7 @@ Status Eval(const Flags& flags) {
   DUET_ASSIGN_OR_RETURN(const int64_t drafts, flags.GetInt("drafts", 2, 256));
   o.drafts = static_cast<int>(drafts);
   DUET_ASSIGN_OR_RETURN(o.diversity_prompts, flags.GetInt("diversity-prompts", 0, 1 << 20));
+  DUET_ASSIGN_OR_RETURN(o.rerank_candidates, flags.GetInt("rerank-candidates", 0, 64));
   DUET_ASSIGN_OR_RETURN(const int64_t epochs, flags.GetInt("judge-epochs", 0, 10000));
   o.judge_epochs = static_cast<int>(epochs);
   DUET_ASSIGN_OR_RETURN(o.seed, flags.GetUint64("seed"));

@@ -12,7 +12,7 @@ const std::vector<FlagSpec>& GenerateFlagSpecs() {
       {"top-k", "", "keep the k most likely codes, 0 = all (default: the model's config.json)", ""},
       {"top-p", "", "nucleus probability in (0, 1] (default: the model's config.json)", ""},
       {"guidance", "", "classifier-free guidance scale, 1 = off (default: the model's config.json)", ""},
-      {"rerank", "", "order drafts by log p(prompt | image)", "", true},
+      {"rerank", "", "order drafts by how well their own captions fit the prompt", "", true},
   };
   return specs;
 }

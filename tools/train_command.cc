@@ -39,10 +39,13 @@ const std::vector<FlagSpec>& Specs() {
 
 // A model config as `duet init-model` reads one: the transformer's shared sizes always follow
 // the text encoder and image tokenizer.
-StatusOr<model::ModelConfig> ReadModelConfigFile(const std::string& path) {
+// *sets_sampling: whether the file names "sampling" defaults of its own.
+StatusOr<model::ModelConfig> ReadModelConfigFile(const std::string& path, bool* sets_sampling) {
   model::ModelConfig config;
+  *sets_sampling = false;
   if (path.empty()) return config;
   DUET_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(path));
+  *sets_sampling = json.is_object() && json.contains("sampling");
   fusion::TransformerConfig transformer;
   if (json.is_object() && json.contains("transformer")) {
     for (const char* key :
@@ -93,7 +96,11 @@ Status Train(const Flags& flags) {
   options.stage = flags.Get("stage");
   options.image_tokenizer_from = flags.Get("image-tokenizer-from");
   options.joint_init_from = flags.Get("joint-init-from");
-  DUET_ASSIGN_OR_RETURN(options.model, ReadModelConfigFile(flags.Get("model-config")));
+  bool sets_sampling = false;
+  DUET_ASSIGN_OR_RETURN(options.model,
+                        ReadModelConfigFile(flags.Get("model-config"), &sets_sampling));
+  // A fine-tune keeps the sampling defaults its parent's sweep chose unless told otherwise.
+  options.inherit_sampling = !sets_sampling;
   if (!flags.Get("config").empty()) {
     DUET_ASSIGN_OR_RETURN(const nlohmann::json json, ReadJsonFile(flags.Get("config")));
     DUET_ASSIGN_OR_RETURN(options.train, TrainConfig::FromJson(json));

@@ -12,13 +12,14 @@
 
 #include "common/status.h"
 #include "language/tokenizer.h"
+#include "language/caption_format.h"
 #include "training/dataset.h"
 
 namespace duet::training {
 
 // A caption target names the concept in both languages: "<en name> | <ko label>", so one
-// greedy caption serves both languages and eval scores each half (docs/training.md).
-inline constexpr char kCaptionSeparator[] = " | ";
+// greedy caption serves both languages and eval scores each half (language/caption_format.h).
+using language::kCaptionSeparator;
 std::string CaptionTarget(const Concept& concept);
 // The English and Korean halves of a caption (the Korean half is empty without a separator).
 std::pair<std::string, std::string> SplitCaption(const std::string& caption);

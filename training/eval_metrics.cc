@@ -1,6 +1,7 @@
 // Implementation of training/eval_metrics.h.
 #include "training/eval_metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -81,6 +82,19 @@ double TopKAccuracy(const torch::Tensor& logits, const torch::Tensor& labels, in
   const torch::Tensor top = std::get<1>(logits.topk(std::min(k, logits.size(1)), 1));  // [B, k]
   const torch::Tensor hit = (top == labels.view({-1, 1}).to(top.device())).any(1);
   return hit.to(torch::kFloat64).mean().item<double>();
+}
+
+std::vector<int64_t> BestOfEachGroup(const std::vector<double>& scores, int64_t group) {
+  std::vector<int64_t> best;
+  const int64_t n = static_cast<int64_t>(scores.size());
+  for (int64_t first = 0; first < n; first += group) {
+    int64_t pick = first;
+    for (int64_t i = first + 1; i < std::min(first + group, n); ++i) {
+      if (scores[i] > scores[pick]) pick = i;
+    }
+    best.push_back(pick);
+  }
+  return best;
 }
 
 }  // namespace duet::training

@@ -32,4 +32,8 @@ bool ExactMatch(const std::string& prediction, const std::string& reference);
 // Fraction of rows whose label is among the k largest logits; logits [B, C], labels [B] int64.
 double TopKAccuracy(const torch::Tensor& logits, const torch::Tensor& labels, int64_t k);
 
+// scores holds consecutive groups of `group` (>= 1) values; returns the index into scores of
+// each group's highest, the first of equals (the order --rerank keeps for ties).
+std::vector<int64_t> BestOfEachGroup(const std::vector<double>& scores, int64_t group);
+
 }  // namespace duet::training

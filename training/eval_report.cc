@@ -87,6 +87,22 @@ std::string EvalReport(const nlohmann::json& r) {
         same.value("n", 0), ", judge top-5 ", Num(same["judge_top5"]), "; in another style ",
         other.value("n", 0), ", judge top-5 ", Num(other["judge_top5"]), ".\n");
   }
+  const nlohmann::json& reranked = At(r, {"text_to_image", "reranked"});
+  if (reranked.is_object()) {
+    md += absl::StrCat("\nReranked: the best of ", reranked.value("candidates", 0),
+                       " drafts per prompt, judge top-1 / top-5 (English; Korean):");
+    for (const auto& [key, label] :
+         {std::pair{"by_completed_caption",
+                    "by log p(caption | draft) of the prompt completed with the other half of "
+                    "the draft's own caption (`--rerank`)"},
+          std::pair{"by_caption_score", "by log p(prompt | draft) with the prompt as the whole caption"}}) {
+      const nlohmann::json& row = At(reranked, {key});
+      md += absl::StrCat(" ", label, ", ", Num(At(row, {"en", "judge_top1"})), " / ",
+                         Num(At(row, {"en", "judge_top5"})), "; ", Num(At(row, {"ko", "judge_top1"})),
+                         " / ", Num(At(row, {"ko", "judge_top5"})), ".");
+    }
+    md += "\n";
+  }
   const nlohmann::json& real = At(r, {"text_to_image", "judge_real_val"});
   const nlohmann::json& trained = At(r, {"text_to_image", "judge_real_train_style"});
   const nlohmann::json& diversity = At(r, {"diversity"});

@@ -14,6 +14,7 @@
 #include "common/tensor_io.h"
 #include "fusion/generation.h"
 #include "model/duet_model.h"
+#include "pipeline/draft_pipeline.h"
 #include "training/batches.h"
 #include "training/dataset.h"
 #include "training/eval_metrics.h"
@@ -38,6 +39,14 @@ struct Context {
   const EvalOptions* options = nullptr;
   fusion::SamplingParams sampling;  // text->image, resolved against the model's defaults
   Judge* style_judge = nullptr;      // names a draft's style; null with fewer than two styles
+  // Held-out concept id -> the one style the generator saw it in (TrainedStyleImages).
+  const std::map<int64_t, int64_t>* trained_style_of = nullptr;
+};
+
+// The held-out concepts' training images: one style each, the only one the generator saw.
+struct TrainedStyleImages {
+  std::vector<int64_t> indices;
+  std::map<int64_t, int64_t> style_of;  // concept id -> its trained style
 };
 
 const char* LanguageName(int language) { return language == kEnglish ? "en" : "ko"; }
@@ -187,11 +196,10 @@ std::vector<int64_t> EvenlySpaced(const std::vector<int64_t>& indices, size_t co
 
 namespace {
 
-// Judge accuracy of generated images per language, the judge on real validation images, and
-// the round trip caption(generate(p)) == p.
+// Judge accuracy of generated images per language, by prompt length and by draft style, and
+// the round trip caption(generate(p)) == p. The judge on real images is RealImagesSection.
 StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
                                             const std::vector<Prompt>& prompts,
-                                            const std::vector<int64_t>& val,
                                             nlohmann::json* round_trip) {
   const torch::Device device(ctx.options->device);
   std::vector<std::string> texts;
@@ -241,26 +249,16 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
         {"judge_top5", TopKAccuracy(logits.index_select(0, index), all_truth.index_select(0, index), 5)},
         {"n", rows.size()}};
   }
-  // The held-out concepts' training images: one style each, the only one the generator saw.
-  std::set<int64_t> heldout;
-  for (const Prompt& p : prompts) heldout.insert(p.concept_id);
-  std::vector<int64_t> trained_style;
-  std::map<int64_t, int64_t> style_of;  // concept id -> its trained style
-  for (int64_t i : ctx.data->Indices(Split::kTrain)) {
-    const int64_t id = ctx.data->ids[i].item<int64_t>();
-    if (heldout.count(id) == 0) continue;
-    trained_style.push_back(i);
-    style_of[id] = ctx.data->styles[i].item<int64_t>();
-  }
-  if (ctx.style_judge != nullptr) {
+  if (ctx.style_judge != nullptr && ctx.trained_style_of != nullptr) {
     // Judge top-5 of the drafts the style judge puts in their concept's trained style, and of
     // the rest: a draft in a style the generator never saw for that concept has to be invented.
     const torch::Tensor styles =
         JudgeLogits(*ctx.style_judge, images * 2 - 1, device).argmax(1);
     std::vector<int64_t> same, other;
     for (size_t i = 0; i < prompts.size(); ++i) {
-      const auto it = style_of.find(prompts[i].concept_id);
-      const bool trained = it != style_of.end() && styles[i].item<int64_t>() == it->second;
+      const auto it = ctx.trained_style_of->find(prompts[i].concept_id);
+      const bool trained =
+          it != ctx.trained_style_of->end() && styles[i].item<int64_t>() == it->second;
       (trained ? same : other).push_back(static_cast<int64_t>(i));
     }
     for (const auto& [name, rows] : {std::pair{"trained", same}, std::pair{"other", other}}) {
@@ -272,29 +270,46 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
           {"n", rows.size()}};
     }
   }
-  // The judge on real images: the validation style (a cross-style test for the judge too) and
-  // the trained style of the same held-out concepts, which is what the generator learned.
-  auto judge_real = [&](const std::vector<int64_t>& indices) {
-    const torch::Tensor index = torch::tensor(indices);
-    const torch::Tensor logits =
-        JudgeLogits(judge, ImagesToFloat(ctx.data->images.index_select(0, index)), device);
-    const torch::Tensor labels = ctx.data->ids.index_select(0, index);
+  return out;
+}
+
+TrainedStyleImages HeldOutTrainedStyle(const Context& ctx, const std::vector<Prompt>& prompts) {
+  std::set<int64_t> heldout;
+  for (const Prompt& p : prompts) heldout.insert(p.concept_id);
+  TrainedStyleImages out;
+  for (int64_t i : ctx.data->Indices(Split::kTrain)) {
+    const int64_t id = ctx.data->ids[i].item<int64_t>();
+    if (heldout.count(id) == 0) continue;
+    out.indices.push_back(i);
+    out.style_of[id] = ctx.data->styles[i].item<int64_t>();
+  }
+  return out;
+}
+
+// The judge on real images, which do not depend on the sampling: the validation style (a
+// cross-style test for the judge too), the trained style of the same held-out concepts (what
+// the generator learned), and those images through the image tokenizer (encode, decode). The
+// last is the best a draft can be, since the generator can only choose codes: the gap from it to
+// the drafts is the generator's, the gap from the real images to it the tokenizer's.
+nlohmann::json RealImagesSection(const Context& ctx, Judge& judge, const std::vector<int64_t>& val,
+                                 const TrainedStyleImages& trained) {
+  const torch::Device device(ctx.options->device);
+  auto judged = [&](const torch::Tensor& images, const std::vector<int64_t>& indices) {
+    const torch::Tensor logits = JudgeLogits(judge, images, device);
+    const torch::Tensor labels = ctx.data->ids.index_select(0, torch::tensor(indices));
     return nlohmann::json{{"top1", TopKAccuracy(logits, labels, 1)},
                           {"top5", TopKAccuracy(logits, labels, 5)},
                           {"n", indices.size()}};
   };
-  out["judge_real_val"] = judge_real(val);
-  if (!trained_style.empty()) {
-    out["judge_real_train_style"] = judge_real(trained_style);
-    // The same images through the image tokenizer (encode, decode): the best a draft can be,
-    // since the generator can only choose codes. The gap between this and the drafts is the
-    // generator's; the gap between this and the real images is the tokenizer's.
-    const torch::Tensor recon = DecodeCodes(ctx, EncodeIndices(ctx, trained_style));
-    const torch::Tensor logits = JudgeLogits(judge, recon * 2 - 1, device);
-    const torch::Tensor labels = ctx.data->ids.index_select(0, torch::tensor(trained_style));
-    out["judge_reconstructed_train_style"] = {{"top1", TopKAccuracy(logits, labels, 1)},
-                                              {"top5", TopKAccuracy(logits, labels, 5)},
-                                              {"n", trained_style.size()}};
+  auto real = [&](const std::vector<int64_t>& indices) {
+    return ImagesToFloat(ctx.data->images.index_select(0, torch::tensor(indices)));
+  };
+  nlohmann::json out;
+  out["judge_real_val"] = judged(real(val), val);
+  if (!trained.indices.empty()) {
+    out["judge_real_train_style"] = judged(real(trained.indices), trained.indices);
+    out["judge_reconstructed_train_style"] =
+        judged(DecodeCodes(ctx, EncodeIndices(ctx, trained.indices)) * 2 - 1, trained.indices);
   }
   return out;
 }
@@ -321,17 +336,98 @@ StatusOr<nlohmann::json> DiversitySection(const Context& ctx, const std::vector<
                         {"drafts", ctx.options->drafts}};
 }
 
+// Choosing among drafts, judged: every prompt draws `rerank_candidates` drafts and the best of
+// each prompt by a score is the one judged. by_completed_caption is `duet generate --rerank`'s
+// score (pipeline::CompleteCaption); by_caption_score reads the prompt alone as the whole
+// caption, which a one-language prompt never is. Against TextToImageSection's one draft per
+// prompt, it shows what choosing buys.
+StatusOr<nlohmann::json> RerankSection(const Context& ctx, Judge& judge,
+                                       const std::vector<Prompt>& prompts) {
+  const int64_t k = ctx.options->rerank_candidates;
+  const int64_t caption_ids = ctx.model->config().transformer.max_caption_len - 1;
+  std::vector<std::string> texts;
+  std::vector<uint64_t> seeds;
+  std::vector<std::vector<int64_t>> captions;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    DUET_ASSIGN_OR_RETURN(const std::vector<int> ids,
+                          ctx.model->text().tokenizer().Encode(prompts[i].text));
+    const std::vector<int64_t> caption(ids.begin(),
+                                       ids.begin() + std::min<int64_t>(ids.size(), caption_ids));
+    for (int64_t c = 0; c < k; ++c) {
+      texts.push_back(prompts[i].text);
+      seeds.push_back(ctx.options->seed + i * k + c);
+      captions.push_back(caption);
+    }
+  }
+  DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
+  fusion::MultimodalTransformer transformer = ctx.model->transformer();
+  std::vector<double> caption_scores;
+  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, codes.size(0) - first);
+    DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
+                          fusion::ScoreText(transformer, codes.narrow(0, first, n).flatten(1),
+                                            {captions.begin() + first, captions.begin() + first + n}));
+    caption_scores.insert(caption_scores.end(), part.begin(), part.end());
+  }
+  // The same prompts completed with the other half of each draft's greedy caption
+  // (pipeline::CompleteCaption), as `--rerank` scores them.
+  DUET_ASSIGN_OR_RETURN(const std::vector<int> separator_ids,
+                        ctx.model->text().tokenizer().Encode(kCaptionSeparator));
+  const std::vector<int64_t> separator(separator_ids.begin(), separator_ids.end());
+  fusion::SamplingParams greedy;
+  greedy.temperature = 0;
+  std::vector<double> completed_scores;
+  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, codes.size(0) - first);
+    const torch::Tensor rows = codes.narrow(0, first, n).flatten(1);
+    DUET_ASSIGN_OR_RETURN(const auto own, fusion::GenerateText(transformer, rows,
+                                                               std::vector<uint64_t>(n, 0), greedy,
+                                                               caption_ids));
+    std::vector<std::vector<int64_t>> completed;
+    for (int64_t r = 0; r < n; ++r) {
+      const Prompt& prompt = prompts[(first + r) / k];
+      completed.push_back(pipeline::CompleteCaption(captions[first + r],
+                                                    prompt.language == kKorean, own[r],
+                                                    separator, caption_ids));
+    }
+    DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
+                          fusion::ScoreText(transformer, rows, completed));
+    completed_scores.insert(completed_scores.end(), part.begin(), part.end());
+  }
+  nlohmann::json out = {{"candidates", k}};
+  for (const auto& [name, scores] : {std::pair{"by_caption_score", &caption_scores},
+                                     std::pair{"by_completed_caption", &completed_scores}}) {
+    const std::vector<int64_t> best = BestOfEachGroup(*scores, k);  // row chosen per prompt
+    const torch::Tensor logits =
+        JudgeLogits(judge, DecodeCodes(ctx, codes.index_select(0, torch::tensor(best))) * 2 - 1,
+                    torch::Device(ctx.options->device));
+    for (int language : {kEnglish, kKorean}) {
+      std::vector<int64_t> rows, labels;
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        if (prompts[i].language != language) continue;
+        rows.push_back(static_cast<int64_t>(i));
+        labels.push_back(prompts[i].concept_id);
+      }
+      const torch::Tensor picked = logits.index_select(0, torch::tensor(rows));
+      const torch::Tensor truth = torch::tensor(labels);
+      out[name][LanguageName(language)] = {{"judge_top1", TopKAccuracy(picked, truth, 1)},
+                                           {"judge_top5", TopKAccuracy(picked, truth, 5)},
+                                           {"n", rows.size()}};
+    }
+  }
+  return out;
+}
+
 // Text->image of every setting of the sweep, scored by the same judge.
 StatusOr<nlohmann::json> SweepSection(const Context& ctx, Judge& judge,
-                                      const std::vector<Prompt>& prompts,
-                                      const std::vector<int64_t>& val, nlohmann::json* best) {
+                                      const std::vector<Prompt>& prompts, nlohmann::json* best) {
   nlohmann::json rows = nlohmann::json::array();
   double best_top5 = -1, best_top1 = -1;
   for (const model::SamplingDefaults& setting : ctx.options->sweep) {
     Context run = ctx;
     run.sampling = setting.Params();
     nlohmann::json round_trip;
-    DUET_ASSIGN_OR_RETURN(nlohmann::json t2i, TextToImageSection(run, judge, prompts, val, &round_trip));
+    DUET_ASSIGN_OR_RETURN(nlohmann::json t2i, TextToImageSection(run, judge, prompts, &round_trip));
     const double top5 = (t2i["en"]["judge_top5"].get<double>() + t2i["ko"]["judge_top5"].get<double>()) / 2;
     const double top1 = (t2i["en"]["judge_top1"].get<double>() + t2i["ko"]["judge_top1"].get<double>()) / 2;
     nlohmann::json row = {{"temperature", setting.temperature},
@@ -360,6 +456,7 @@ Status CheckOptions(const EvalOptions& options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data is required");
   DUET_RETURN_IF_ERROR(CheckRange("drafts", options.drafts, 2, 256));
   DUET_RETURN_IF_ERROR(CheckRange("judge_epochs", options.judge_epochs, 0, 10000));
+  DUET_RETURN_IF_ERROR(CheckRange<int64_t>("rerank_candidates", options.rerank_candidates, 0, 64));
   if (options.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) {
     return absl::FailedPreconditionError("device " + options.device + " is not available");
   }
@@ -450,15 +547,21 @@ StatusOr<nlohmann::json> Evaluate(const EvalOptions& options) {
         {"n", val.size()}};
   }
   DUET_ASSIGN_OR_RETURN(const std::vector<Prompt> prompts, ValPrompts(ctx, val));
+  const TrainedStyleImages trained_style = HeldOutTrainedStyle(ctx, prompts);
+  ctx.trained_style_of = &trained_style.style_of;
   nlohmann::json round_trip;
   DUET_ASSIGN_OR_RETURN(results["text_to_image"],
-                        TextToImageSection(ctx, judge, prompts, val, &round_trip));
+                        TextToImageSection(ctx, judge, prompts, &round_trip));
+  results["text_to_image"].update(RealImagesSection(ctx, judge, val, trained_style));
   if (style_judge) results["text_to_image"]["style_judge_real_val"] = style_judge_real_val;
   results["round_trip"] = round_trip;
   DUET_ASSIGN_OR_RETURN(results["diversity"], DiversitySection(ctx, prompts));
+  if (options.rerank_candidates >= 2) {
+    DUET_ASSIGN_OR_RETURN(results["text_to_image"]["reranked"], RerankSection(ctx, judge, prompts));
+  }
   if (!options.sweep.empty()) {
     nlohmann::json best;
-    DUET_ASSIGN_OR_RETURN(results["sweep"], SweepSection(ctx, judge, prompts, val, &best));
+    DUET_ASSIGN_OR_RETURN(results["sweep"], SweepSection(ctx, judge, prompts, &best));
     results["sweep_best"] = best;
   }
   results["settings"] = {{"seed", options.seed},

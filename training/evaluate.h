@@ -21,6 +21,10 @@ struct EvalOptions {
   int64_t max_concepts = 0;       // > 0: evaluate at most this many held-out concepts
   int64_t train_captions = 64;    // training images also captioned (seen-style reference)
   int drafts = 4;                 // drafts per prompt for diversity, >= 2
+  // > 1: text_to_image.reranked judges the best of this many drafts per prompt, by the score
+  // `duet generate --rerank` orders drafts by and by the prompt alone read as a caption; 0 or 1:
+  // not measured.
+  int64_t rerank_candidates = 4;
   int64_t diversity_prompts = 8;  // prompts (English, then Korean) used for diversity
   int judge_epochs = 40;
   uint64_t seed = 0;           // sampling seeds and judge initialisation
@@ -42,7 +46,9 @@ StatusOr<std::vector<model::SamplingDefaults>> ParseSweep(const std::string& gri
 //   {"model", "data", "counts", "image_tokenizer": {psnr, ssim, code_usage, ...},
 //    "captioning": {"val"|"train": {"en"|"ko": {exact_match, token_f1, n}}},
 //    "text_to_image": {"en"|"ko": {judge_top1, judge_top5, n}, "judge_real_val",
-//                      "judge_real_train_style", "judge_reconstructed_train_style": {top1, top5, n}},
+//                      "judge_real_train_style", "judge_reconstructed_train_style": {top1, top5, n},
+//                      "reranked": {"candidates", "by_completed_caption"|"by_caption_score":
+//                                   {"en"|"ko": {judge_top1, judge_top5, n}}}},
 //    "diversity": {mean_pairwise_rms, prompts, drafts}, "round_trip": {"en"|"ko": {rate, n}}}
 // and writes the JSON and the report when their paths are set. InvalidArgument when the
 // dataset and model disagree (resolution) or the dataset has no held-out concepts; errors of

@@ -89,7 +89,13 @@ Status ExportModel(const StageContext& ctx, const language::Tokenizer& tokenizer
   for (const NamedModule& m : modules)
     DUET_RETURN_IF_ERROR(SaveModule(*m.module, m.prefix, &weights));
   DUET_RETURN_IF_ERROR(WriteSafetensors(dir + "/" + model::kWeightsFile, weights));
-  DUET_RETURN_IF_ERROR(WriteJsonFile(dir + "/" + model::kConfigFile, ctx.config.ToJson()));
+  model::ModelConfig config = ctx.config;
+  if (ctx.options->inherit_sampling && !ctx.options->joint_init_from.empty()) {
+    DUET_ASSIGN_OR_RETURN(const model::ModelConfig parent,
+                          model::ReadModelConfig(ctx.options->joint_init_from));
+    config.sampling = parent.sampling;
+  }
+  DUET_RETURN_IF_ERROR(WriteJsonFile(dir + "/" + model::kConfigFile, config.ToJson()));
   DUET_RETURN_IF_ERROR(tokenizer.Save(dir + "/" + model::kTokenizerFile));
   DUET_RETURN_IF_ERROR(model::DuetModel::Load(dir).status());
   std::fprintf(stderr, "[export] wrote %s\n", dir.c_str());

@@ -35,6 +35,10 @@ struct TrainOptions {
   // starts from instead of a random initialisation (fine-tuning). The run's tokenizer must be
   // that model's, byte for byte, and the weights' shapes must match; the optimiser starts fresh.
   std::string joint_init_from;
+  // With joint_init_from: the exported config.json keeps that model's "sampling" (the defaults
+  // its sweep chose) instead of model.sampling. `duet train` sets it when --model-config names
+  // no "sampling" of its own.
+  bool inherit_sampling = false;
 };
 
 // Runs the requested stage(s). A stage already complete in out_dir is skipped; an interrupted

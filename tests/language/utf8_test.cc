@@ -58,4 +58,16 @@ TEST(Utf8, RejectsIllFormedSequencesAtTheirFirstByte) {
 }
 
 }  // namespace
+TEST(Utf8, HasHangulFindsSyllablesAndJamoOnly) {
+  EXPECT_TRUE(HasHangul("마술사 모자"));
+  EXPECT_TRUE(HasHangul("robot 얼굴"));
+  EXPECT_TRUE(HasHangul("\xe3\x84\xb1"));      // U+3131, compatibility jamo
+  EXPECT_TRUE(HasHangul("\xe1\x84\x80"));      // U+1100, a leading consonant
+  EXPECT_TRUE(HasHangul("\xed\x9e\xa3"));      // U+D7A3, the last syllable
+  EXPECT_FALSE(HasHangul("\xed\x9e\xa4"));     // U+D7A4, just past it
+  EXPECT_FALSE(HasHangul("jack-o-lantern"));
+  EXPECT_FALSE(HasHangul("日本語 café ✨"));  // other scripts, other 3-byte letters
+  EXPECT_FALSE(HasHangul(""));
+}
+
 }  // namespace duet::language

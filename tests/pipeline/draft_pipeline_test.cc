@@ -171,12 +171,46 @@ TEST(DraftPipelineTest, RerankPutsTheBestFirstKeepsTiesInIndexOrderAndCutsThePro
   EXPECT_EQ(order, (std::vector<int>{1, 4, 2, 0, 3}));
   EXPECT_EQ(drafts[2].score, -0.5);
   EXPECT_EQ(drafts[2].png, "seed=7 7 score=-0.5");
+  EXPECT_EQ(parts.caption_seed, 0u);  // the drafts' own captions are greedy
   const int caption_ids = Config().transformer.max_caption_len - 1;
+  EXPECT_EQ(parts.caption_max_tokens, caption_ids);
   ASSERT_EQ(parts.scored_texts.size(), 5u);
   for (const auto& text : parts.scored_texts) {
     ASSERT_EQ(static_cast<int>(text.size()), caption_ids);
     EXPECT_EQ(text.front(), 100);
   }
+}
+
+// The rerank scores a whole caption: the prompt in its language's half, the draft's own caption
+// in the other.
+TEST(DraftPipelineTest, RerankScoresThePromptCompletedByEachDraftsOwnCaption) {
+  ScriptedParts parts(Config());
+  parts.prompt_tokens = 2;  // the prompt reads [100, 101], the separator " | " [100, 101] too
+  Status status;
+  RunDrafts(parts, "마술사 모자", Options(2, 40, /*rerank=*/true), &status);
+  ASSERT_TRUE(status.ok()) << status;
+  // Draft i's caption is [40 + i, 7]: no separator, so nothing of it is a Korean half to keep,
+  // and all of it is the English half.
+  EXPECT_EQ(parts.scored_texts, (std::vector<std::vector<int64_t>>{{40, 7, 100, 101, 100, 101},
+                                                                   {41, 7, 100, 101, 100, 101}}));
+  RunDrafts(parts, "top hat", Options(1, 40, /*rerank=*/true), &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(parts.scored_texts, (std::vector<std::vector<int64_t>>{{100, 101, 100, 101}}));
+}
+
+TEST(CompleteCaptionTest, FillsTheOtherHalfFromTheDraftsCaption) {
+  const std::vector<int64_t> separator = {9};
+  const std::vector<int64_t> caption = {1, 2, 9, 3, 4};  // "<English 1 2> | <Korean 3 4>"
+  EXPECT_EQ(CompleteCaption({5, 6}, /*korean=*/false, caption, separator, 20),
+            (std::vector<int64_t>{5, 6, 9, 3, 4}));
+  EXPECT_EQ(CompleteCaption({5, 6}, /*korean=*/true, caption, separator, 20),
+            (std::vector<int64_t>{1, 2, 9, 5, 6}));
+  // A separator of several pieces; a caption with none lends nothing to an English prompt and
+  // all of itself to a Korean one.
+  EXPECT_EQ(CompleteCaption({5}, false, {1, 8, 7, 3}, {8, 7}, 20), (std::vector<int64_t>{5, 8, 7, 3}));
+  EXPECT_EQ(CompleteCaption({5}, false, {1, 2}, separator, 20), (std::vector<int64_t>{5, 9}));
+  EXPECT_EQ(CompleteCaption({5}, true, {1, 2}, separator, 20), (std::vector<int64_t>{1, 2, 9, 5}));
+  EXPECT_EQ(CompleteCaption({5, 6}, true, caption, separator, 4), (std::vector<int64_t>{1, 2, 9, 5}));
 }
 
 TEST(DraftPipelineTest, BadRequestsAreNamedBeforeAnyPartRuns) {

@@ -54,6 +54,13 @@ TEST(EvalMetricsTest, TopKAccuracy) {
   EXPECT_DOUBLE_EQ(TopKAccuracy(logits, torch::tensor({2, 1}), 5), 1.0);
 }
 
+TEST(EvalMetricsTest, BestOfEachGroupTakesTheFirstOfEquals) {
+  const std::vector<double> scores = {-3, -1, -2, -5, -5, -4, 0};
+  EXPECT_EQ(BestOfEachGroup(scores, 3), (std::vector<int64_t>{1, 5, 6}));  // last group short
+  EXPECT_EQ(BestOfEachGroup({-2, -2, -7, -2}, 2), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(BestOfEachGroup(scores, 1).size(), scores.size());
+}
+
 TEST(CaptionTest, TargetsCarryBothLanguages) {
   Concept c{"1F3A9", "Objects", {"top hat", "tophat"}, {"마술사 모자", "마술"}};
   EXPECT_EQ(CaptionTarget(c), "top hat | 마술사 모자");

@@ -208,6 +208,32 @@ TEST_F(PipelineTest, JointStageStartsFromATrainedModel) {
   // The first step's loss is computed before any update, so it is the shipped weights' loss.
   EXPECT_LT(tuned.at(1), 0.7 * scratch.at(1));
   EXPECT_LT(tuned.at(1), 1.5 * Mean(scratch, kSteps - 3, kSteps));
+  // Without inherit_sampling the export has the run's own sampling defaults.
+  auto exported = model::ReadModelConfig(out.path() + "/model");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  EXPECT_EQ(exported->sampling.guidance_scale, o.model.sampling.guidance_scale);
+
+  // With it, the parent's: a fine-tune is sampled as the model it came from was tuned for.
+  TempDir parent;
+  std::filesystem::copy(model_dir, parent.path(), std::filesystem::copy_options::recursive);
+  auto parent_config = ReadJsonFile(parent.path() + "/config.json");
+  ASSERT_TRUE(parent_config.ok());
+  (*parent_config)["sampling"] = {{"temperature", 0.5}, {"top_k", 7}, {"top_p", 0.9},
+                                  {"guidance_scale", 1.7}};
+  ASSERT_TRUE(WriteJsonFile(parent.path() + "/config.json", *parent_config).ok());
+  TempDir inherited;
+  o = Options(data_->path(), inherited.path());
+  o.image_tokenizer_from = model_dir;
+  o.joint_init_from = parent.path();
+  o.inherit_sampling = true;
+  o.train.joint.steps = 2;
+  ASSERT_TRUE(RunTraining(o).ok());
+  exported = model::ReadModelConfig(inherited.path() + "/model");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  EXPECT_FLOAT_EQ(exported->sampling.temperature, 0.5f);
+  EXPECT_EQ(exported->sampling.top_k, 7);
+  EXPECT_FLOAT_EQ(exported->sampling.top_p, 0.9f);
+  EXPECT_FLOAT_EQ(exported->sampling.guidance_scale, 1.7f);
 
   TempDir other_model;
   std::filesystem::copy(model_dir, other_model.path(),
@@ -256,6 +282,7 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   o.judge_epochs = 3;
   o.drafts = 3;
   o.diversity_prompts = 2;
+  o.rerank_candidates = 2;
   auto sweep = ParseSweep("guidance_scale=1,3;temperature=0,1", {});
   ASSERT_TRUE(sweep.ok()) << sweep.status();
   o.sweep = *sweep;
@@ -315,6 +342,17 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
       r["text_to_image"]["style_judge_real_val"]["accuracy"].get<double>();
   EXPECT_GE(style_accuracy, 0.0);
   EXPECT_LE(style_accuracy, 1.0);
+  // Reranked: the best of rerank_candidates drafts of every prompt, judged per language.
+  const auto& reranked = r["text_to_image"]["reranked"];
+  ASSERT_TRUE(reranked.is_object());
+  EXPECT_EQ(reranked["candidates"].get<int>(), 2);
+  for (const char* by : {"by_completed_caption", "by_caption_score"}) {
+    for (const char* lang : {"en", "ko"}) {
+      const auto& row = reranked[by][lang];
+      EXPECT_EQ(row["n"], r["text_to_image"][lang]["n"]) << by;
+      EXPECT_LE(row["judge_top1"].get<double>(), row["judge_top5"].get<double>()) << by;
+    }
+  }
   // The sweep: every setting judged, the best one by mean top-5 named.
   ASSERT_EQ(r["sweep"].size(), 4u);
   double best = -1;
@@ -329,6 +367,7 @@ TEST_F(PipelineTest, EvaluationWritesJsonAndReport) {
   EXPECT_NE(report->find("by prompt length"), std::string::npos);
   EXPECT_NE(report->find("through the image tokenizer"), std::string::npos);
   EXPECT_NE(report->find("a second judge"), std::string::npos);
+  EXPECT_NE(report->find("Reranked"), std::string::npos);
 }
 
 TEST(SweepTest, ParsesAGridAndNamesBadKeys) {
