@@ -2,6 +2,7 @@
 #include "pipeline/draft_pipeline.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 #include "language/caption_format.h"
@@ -42,24 +43,11 @@ Status ValidateDrafts(const model::ModelConfig& config, const std::string& promp
   return fusion::ValidateSampling(options.sampling, config.transformer.image_codebook);
 }
 
-std::vector<int64_t> CompleteCaption(const std::vector<int64_t>& prompt, bool korean,
-                                     const std::vector<int64_t>& caption,
-                                     const std::vector<int64_t>& separator, size_t max_ids) {
-  const auto at = std::search(caption.begin(), caption.end(), separator.begin(), separator.end());
-  std::vector<int64_t> out;
-  if (korean) {
-    out.assign(caption.begin(), at);  // its English
-    out.insert(out.end(), separator.begin(), separator.end());
-    out.insert(out.end(), prompt.begin(), prompt.end());
-  } else {
-    out = prompt;
-    out.insert(out.end(), separator.begin(), separator.end());
-    if (at != caption.end()) {
-      out.insert(out.end(), at + static_cast<std::ptrdiff_t>(separator.size()), caption.end());
-    }
-  }
-  if (out.size() > max_ids) out.resize(max_ids);
-  return out;
+std::string CompleteCaption(const std::string& prompt, bool korean, const std::string& caption) {
+  const std::string separator = language::kCaptionSeparator;
+  const size_t at = caption.find(separator);
+  if (korean) return caption.substr(0, at) + separator + prompt;
+  return prompt + separator + (at == std::string::npos ? "" : caption.substr(at + separator.size()));
 }
 
 namespace {
@@ -94,25 +82,40 @@ Status DecodeInOrder(Parts& parts, const model::ModelConfig& config, const std::
 }
 
 // The rerank: log p(caption | draft) of the prompt completed to a whole caption with the other
-// half of the draft's own greedy caption (CompleteCaption), one score per grid.
+// half of the draft's own greedy caption (CompleteCaption), one score per grid. Drafts of one
+// prompt often share a caption, so each distinct completed caption is tokenized once.
 StatusOr<std::vector<double>> RerankScores(Parts& parts, const model::ModelConfig& config,
                                            const std::string& prompt,
-                                           const std::vector<int64_t>& ids,
+                                           const std::vector<int64_t>& prompt_ids,
                                            const CodeGrids& codes) {
   const int max_ids = static_cast<int>(config.transformer.max_caption_len) - 1;
-  DUET_ASSIGN_OR_RETURN(const EncodedPrompt separator,
-                        parts.EncodePrompt(language::kCaptionSeparator));
   fusion::SamplingParams greedy;
   greedy.temperature = 0;
   DUET_ASSIGN_OR_RETURN(const auto own, parts.GenerateCaptions(codes, greedy, max_ids));
-  if (static_cast<int64_t>(own.size()) != codes.count) {
-    return absl::InternalError(absl::StrCat("the transformer returned ", own.size(),
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> captions, parts.Detokenize(own));
+  if (static_cast<int64_t>(captions.size()) != codes.count) {
+    return absl::InternalError(absl::StrCat("the transformer returned ", captions.size(),
                                             " captions for ", codes.count, " drafts"));
   }
   const bool korean = language::HasHangul(prompt);
+  std::map<std::string, std::vector<int64_t>> ids_of;
   std::vector<std::vector<int64_t>> texts;
-  for (const std::vector<int64_t>& caption : own) {
-    texts.push_back(CompleteCaption(ids, korean, caption, separator.ids, max_ids));
+  for (const std::string& caption : captions) {
+    const std::string text = CompleteCaption(prompt, korean, caption);
+    auto it = ids_of.find(text);
+    if (it == ids_of.end()) {
+      StatusOr<EncodedPrompt> encoded = parts.EncodePrompt(text);
+      // A prompt near the text encoder's limit leaves no room for the other half; it is cut to
+      // the caption length anyway, so it is scored alone.
+      if (!encoded.ok() && absl::IsInvalidArgument(encoded.status())) {
+        encoded = EncodedPrompt{prompt_ids, {}, 0};
+      }
+      if (!encoded.ok()) return encoded.status();
+      std::vector<int64_t> ids = std::move(encoded->ids);
+      if (ids.size() > static_cast<size_t>(max_ids)) ids.resize(max_ids);
+      it = ids_of.emplace(text, std::move(ids)).first;
+    }
+    texts.push_back(it->second);
   }
   DUET_ASSIGN_OR_RETURN(std::vector<double> scores, parts.ScoreText(codes, texts));
   if (static_cast<int64_t>(scores.size()) != codes.count) {

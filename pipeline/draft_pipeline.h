@@ -43,14 +43,13 @@ Status ValidateDrafts(const model::ModelConfig& config, const std::string& promp
                       const DraftOptions& options);
 
 // The caption a rerank scores a draft by. Duet's captions name an image in both languages,
-// "<English> | <Korean>" (training/batches.h), so a prompt in one language is completed with the
-// other half of the draft's own greedy caption `caption`: "<prompt> | <its Korean>" for an
-// English prompt, "<its English> | <prompt>" for a Korean one (`korean`: language::HasHangul).
-// `separator` is the separator's ids (the tokenizer's reading of " | "); a caption without it
-// has no other half to lend, so the prompt stands beside the bare separator. Cut to max_ids.
-std::vector<int64_t> CompleteCaption(const std::vector<int64_t>& prompt, bool korean,
-                                     const std::vector<int64_t>& caption,
-                                     const std::vector<int64_t>& separator, size_t max_ids);
+// "<English> | <Korean>" (language/caption_format.h), so a prompt in one language is completed
+// with the other half of the draft's own greedy caption `caption`: "<prompt> | <its Korean>"
+// for an English prompt, "<its English> | <prompt>" for a Korean one (`korean`:
+// language::HasHangul). A caption without a separator is all English half. It is text, not
+// token ids, because the tokenizer keeps whitespace: "로봇" alone and after " | " are different
+// pieces.
+std::string CompleteCaption(const std::string& prompt, bool korean, const std::string& caption);
 
 // Validates, then runs the request on `parts`. `draft` gets each finished draft in output order:
 // index order, or best score first with rerank (ties keep index order); an error it returns

@@ -14,6 +14,7 @@
 #include "common/tensor_io.h"
 #include "fusion/generation.h"
 #include "model/duet_model.h"
+#include "language/utf8.h"
 #include "pipeline/draft_pipeline.h"
 #include "training/batches.h"
 #include "training/dataset.h"
@@ -371,27 +372,21 @@ StatusOr<nlohmann::json> RerankSection(const Context& ctx, Judge& judge,
   }
   // The same prompts completed with the other half of each draft's greedy caption
   // (pipeline::CompleteCaption), as `--rerank` scores them.
-  DUET_ASSIGN_OR_RETURN(const std::vector<int> separator_ids,
-                        ctx.model->text().tokenizer().Encode(kCaptionSeparator));
-  const std::vector<int64_t> separator(separator_ids.begin(), separator_ids.end());
-  fusion::SamplingParams greedy;
-  greedy.temperature = 0;
   std::vector<double> completed_scores;
+  DUET_ASSIGN_OR_RETURN(const std::vector<std::string> own, CaptionCodes(ctx, codes));
   for (int64_t first = 0; first < codes.size(0); first += kChunk) {
     const int64_t n = std::min(kChunk, codes.size(0) - first);
-    const torch::Tensor rows = codes.narrow(0, first, n).flatten(1);
-    DUET_ASSIGN_OR_RETURN(const auto own, fusion::GenerateText(transformer, rows,
-                                                               std::vector<uint64_t>(n, 0), greedy,
-                                                               caption_ids));
     std::vector<std::vector<int64_t>> completed;
     for (int64_t r = 0; r < n; ++r) {
       const Prompt& prompt = prompts[(first + r) / k];
-      completed.push_back(pipeline::CompleteCaption(captions[first + r],
-                                                    prompt.language == kKorean, own[r],
-                                                    separator, caption_ids));
+      const std::string text =
+          pipeline::CompleteCaption(prompt.text, language::HasHangul(prompt.text), own[first + r]);
+      DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(text));
+      completed.emplace_back(ids.begin(), ids.begin() + std::min<int64_t>(ids.size(), caption_ids));
     }
     DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
-                          fusion::ScoreText(transformer, rows, completed));
+                          fusion::ScoreText(transformer, codes.narrow(0, first, n).flatten(1),
+                                            completed));
     completed_scores.insert(completed_scores.end(), part.begin(), part.end());
   }
   nlohmann::json out = {{"candidates", k}};

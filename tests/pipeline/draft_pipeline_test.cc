@@ -32,6 +32,7 @@ class ScriptedParts : public Parts {
 
   StatusOr<EncodedPrompt> EncodePrompt(const std::string& prompt) override {
     ++calls;
+    encoded_texts.push_back(prompt);
     if (!encode_error.ok()) return encode_error;
     EncodedPrompt out;
     for (int64_t i = 0; i < prompt_tokens; ++i) out.ids.push_back(100 + i);
@@ -43,7 +44,10 @@ class ScriptedParts : public Parts {
       const std::vector<std::vector<int64_t>>& ids) override {
     ++calls;
     std::vector<std::string> texts;
-    for (const auto& row : ids) texts.push_back("text of " + std::to_string(row.at(0)));
+    for (const auto& row : ids) {
+      const std::string id = std::to_string(row.at(0));
+      texts.push_back(bilingual ? "hat " + id + " | 모자 " + id : "text of " + id);
+    }
     return texts;
   }
   StatusOr<CodeGrids> GenerateCodes(const EncodedPrompt& prompt, int count,
@@ -104,6 +108,8 @@ class ScriptedParts : public Parts {
   int decode_chunk = 16;
   int64_t prompt_tokens = 3;
   int short_codes = 0;  // GenerateCodes returns this many grids too few
+  bool bilingual = false;  // Detokenize writes "hat <id> | 모자 <id>"
+  std::vector<std::string> encoded_texts;  // every EncodePrompt, in order
   Status encode_error, decode_error;
   std::map<int64_t, double> score_of;  // by seed
   std::vector<std::vector<int64_t>> scored_texts;
@@ -182,35 +188,32 @@ TEST(DraftPipelineTest, RerankPutsTheBestFirstKeepsTiesInIndexOrderAndCutsThePro
 }
 
 // The rerank scores a whole caption: the prompt in its language's half, the draft's own caption
-// in the other.
+// in the other. Each distinct caption is tokenized once.
 TEST(DraftPipelineTest, RerankScoresThePromptCompletedByEachDraftsOwnCaption) {
   ScriptedParts parts(Config());
-  parts.prompt_tokens = 2;  // the prompt reads [100, 101], the separator " | " [100, 101] too
+  parts.bilingual = true;
   Status status;
   RunDrafts(parts, "마술사 모자", Options(2, 40, /*rerank=*/true), &status);
   ASSERT_TRUE(status.ok()) << status;
-  // Draft i's caption is [40 + i, 7]: no separator, so nothing of it is a Korean half to keep,
-  // and all of it is the English half.
-  EXPECT_EQ(parts.scored_texts, (std::vector<std::vector<int64_t>>{{40, 7, 100, 101, 100, 101},
-                                                                   {41, 7, 100, 101, 100, 101}}));
-  RunDrafts(parts, "top hat", Options(1, 40, /*rerank=*/true), &status);
+  // The prompt, then one completed caption per distinct draft caption (drafts 40 and 41).
+  EXPECT_EQ(parts.encoded_texts,
+            (std::vector<std::string>{"마술사 모자", "hat 40 | 마술사 모자", "hat 41 | 마술사 모자"}));
+  ASSERT_EQ(parts.scored_texts.size(), 2u);
+  parts.encoded_texts.clear();
+  RunDrafts(parts, "top hat", Options(3, 7, /*rerank=*/true), &status);
   ASSERT_TRUE(status.ok()) << status;
-  EXPECT_EQ(parts.scored_texts, (std::vector<std::vector<int64_t>>{{100, 101, 100, 101}}));
+  EXPECT_EQ(parts.encoded_texts, (std::vector<std::string>{"top hat", "top hat | 모자 7",
+                                                           "top hat | 모자 8", "top hat | 모자 9"}));
 }
 
 TEST(CompleteCaptionTest, FillsTheOtherHalfFromTheDraftsCaption) {
-  const std::vector<int64_t> separator = {9};
-  const std::vector<int64_t> caption = {1, 2, 9, 3, 4};  // "<English 1 2> | <Korean 3 4>"
-  EXPECT_EQ(CompleteCaption({5, 6}, /*korean=*/false, caption, separator, 20),
-            (std::vector<int64_t>{5, 6, 9, 3, 4}));
-  EXPECT_EQ(CompleteCaption({5, 6}, /*korean=*/true, caption, separator, 20),
-            (std::vector<int64_t>{1, 2, 9, 5, 6}));
-  // A separator of several pieces; a caption with none lends nothing to an English prompt and
-  // all of itself to a Korean one.
-  EXPECT_EQ(CompleteCaption({5}, false, {1, 8, 7, 3}, {8, 7}, 20), (std::vector<int64_t>{5, 8, 7, 3}));
-  EXPECT_EQ(CompleteCaption({5}, false, {1, 2}, separator, 20), (std::vector<int64_t>{5, 9}));
-  EXPECT_EQ(CompleteCaption({5}, true, {1, 2}, separator, 20), (std::vector<int64_t>{1, 2, 9, 5}));
-  EXPECT_EQ(CompleteCaption({5, 6}, true, caption, separator, 4), (std::vector<int64_t>{1, 2, 9, 5}));
+  EXPECT_EQ(CompleteCaption("top hat", /*korean=*/false, "robot | 로봇 얼굴"), "top hat | 로봇 얼굴");
+  EXPECT_EQ(CompleteCaption("마술사 모자", /*korean=*/true, "robot | 로봇 얼굴"), "robot | 마술사 모자");
+  // A caption without a separator is all English half.
+  EXPECT_EQ(CompleteCaption("top hat", false, "robot"), "top hat | ");
+  EXPECT_EQ(CompleteCaption("마술사 모자", true, "robot"), "robot | 마술사 모자");
+  // Only the first separator splits.
+  EXPECT_EQ(CompleteCaption("x", false, "a | b | c"), "x | b | c");
 }
 
 TEST(DraftPipelineTest, BadRequestsAreNamedBeforeAnyPartRuns) {
