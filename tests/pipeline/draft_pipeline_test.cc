@@ -34,6 +34,9 @@ class ScriptedParts : public Parts {
     ++calls;
     encoded_texts.push_back(prompt);
     if (!encode_error.ok()) return encode_error;
+    if (refuse_over_bytes > 0 && prompt.size() > refuse_over_bytes) {
+      return absl::InvalidArgumentError("prompt is too long");
+    }
     EncodedPrompt out;
     for (int64_t i = 0; i < prompt_tokens; ++i) out.ids.push_back(100 + i);
     out.width = 4;
@@ -109,6 +112,7 @@ class ScriptedParts : public Parts {
   int64_t prompt_tokens = 3;
   int short_codes = 0;  // GenerateCodes returns this many grids too few
   bool bilingual = false;  // Detokenize writes "hat <id> | 모자 <id>"
+  size_t refuse_over_bytes = 0;  // > 0: EncodePrompt refuses longer texts, as over its limit
   std::vector<std::string> encoded_texts;  // every EncodePrompt, in order
   Status encode_error, decode_error;
   std::map<int64_t, double> score_of;  // by seed
@@ -204,6 +208,21 @@ TEST(DraftPipelineTest, RerankScoresThePromptCompletedByEachDraftsOwnCaption) {
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(parts.encoded_texts, (std::vector<std::string>{"top hat", "top hat | 모자 7",
                                                            "top hat | 모자 8", "top hat | 모자 9"}));
+}
+
+// A prompt the text encoder takes, but not with the other half beside it, is scored alone.
+TEST(DraftPipelineTest, RerankScoresAPromptAloneWhenItsCompletionIsTooLong) {
+  ScriptedParts parts(Config());
+  parts.bilingual = true;
+  parts.prompt_tokens = 2;
+  parts.refuse_over_bytes = 8;
+  parts.score_of = {{8, -1.0}};
+  Status status;
+  const auto drafts = RunDrafts(parts, "top hat", Options(2, 7, /*rerank=*/true), &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(parts.scored_texts, (std::vector<std::vector<int64_t>>{{100, 101}, {100, 101}}));
+  ASSERT_EQ(drafts.size(), 2u);
+  EXPECT_EQ(drafts[0].index, 0);
 }
 
 TEST(CompleteCaptionTest, FillsTheOtherHalfFromTheDraftsCaption) {
