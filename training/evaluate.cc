@@ -126,6 +126,21 @@ StatusOr<torch::Tensor> GenerateCodes(const Context& ctx, const std::vector<std:
   return torch::cat(parts);
 }
 
+// log p(captions[i] | codes[i]) ([n, G, G] codes; captions without BOS/EOS), a chunk at a time.
+StatusOr<std::vector<double>> ScoreCaptions(const Context& ctx, const torch::Tensor& codes,
+                                            const std::vector<std::vector<int64_t>>& captions) {
+  fusion::MultimodalTransformer transformer = ctx.model->transformer();
+  std::vector<double> scores;
+  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
+    const int64_t n = std::min(kChunk, codes.size(0) - first);
+    DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
+                          fusion::ScoreText(transformer, codes.narrow(0, first, n).flatten(1),
+                                            {captions.begin() + first, captions.begin() + first + n}));
+    scores.insert(scores.end(), part.begin(), part.end());
+  }
+  return scores;
+}
+
 nlohmann::json ImageTokenizerSection(const Context& ctx, const std::vector<int64_t>& val) {
   const torch::Tensor codes = EncodeIndices(ctx, val);
   const torch::Tensor recon = DecodeCodes(ctx, codes);
@@ -197,6 +212,28 @@ std::vector<int64_t> EvenlySpaced(const std::vector<int64_t>& indices, size_t co
 
 namespace {
 
+// The rows of prompts in `language` and their concepts.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> LanguageRows(const std::vector<Prompt>& prompts,
+                                                                   int language) {
+  std::vector<int64_t> rows, labels;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].language != language) continue;
+    rows.push_back(static_cast<int64_t>(i));
+    labels.push_back(prompts[i].concept_id);
+  }
+  return {rows, labels};
+}
+
+// {judge_top1, judge_top5, n} of the judge's logits [prompts, concepts] at `rows`.
+nlohmann::json JudgedRows(const torch::Tensor& logits, const std::vector<int64_t>& rows,
+                          const std::vector<int64_t>& labels) {
+  const torch::Tensor picked = logits.index_select(0, torch::tensor(rows, torch::kInt64));
+  const torch::Tensor truth = torch::tensor(labels, torch::kInt64);
+  return {{"judge_top1", TopKAccuracy(picked, truth, 1)},
+          {"judge_top5", TopKAccuracy(picked, truth, 5)},
+          {"n", rows.size()}};
+}
+
 // Judge accuracy of generated images per language, by prompt length and by draft style, and
 // the round trip caption(generate(p)) == p. The judge on real images is RealImagesSection.
 StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
@@ -215,21 +252,14 @@ StatusOr<nlohmann::json> TextToImageSection(const Context& ctx, Judge& judge,
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> captions, CaptionCodes(ctx, codes));
   nlohmann::json out;
   for (int language : {kEnglish, kKorean}) {
-    std::vector<int64_t> rows, labels;
+    const auto [rows, labels] = LanguageRows(prompts, language);
     int64_t returned = 0;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      if (prompts[i].language != language) continue;
-      rows.push_back(static_cast<int64_t>(i));
-      labels.push_back(prompts[i].concept_id);
+    for (int64_t i : rows) {
       const auto halves = SplitCaption(captions[i]);
       returned += ExactMatch(language == kEnglish ? halves.first : halves.second, prompts[i].text);
     }
-    const torch::Tensor picked = logits.index_select(0, torch::tensor(rows));
-    const torch::Tensor truth = torch::tensor(labels);
     const double n = std::max<double>(1, static_cast<double>(rows.size()));
-    out[LanguageName(language)] = {{"judge_top1", TopKAccuracy(picked, truth, 1)},
-                                   {"judge_top5", TopKAccuracy(picked, truth, 5)},
-                                   {"n", rows.size()}};
+    out[LanguageName(language)] = JudgedRows(logits, rows, labels);
     (*round_trip)[LanguageName(language)] = {{"rate", static_cast<double>(returned) / n},
                                              {"n", rows.size()}};
   }
@@ -361,34 +391,21 @@ StatusOr<nlohmann::json> RerankSection(const Context& ctx, Judge& judge,
     }
   }
   DUET_ASSIGN_OR_RETURN(const torch::Tensor codes, GenerateCodes(ctx, texts, seeds));
-  fusion::MultimodalTransformer transformer = ctx.model->transformer();
-  std::vector<double> caption_scores;
-  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
-    const int64_t n = std::min(kChunk, codes.size(0) - first);
-    DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
-                          fusion::ScoreText(transformer, codes.narrow(0, first, n).flatten(1),
-                                            {captions.begin() + first, captions.begin() + first + n}));
-    caption_scores.insert(caption_scores.end(), part.begin(), part.end());
-  }
+  DUET_ASSIGN_OR_RETURN(const std::vector<double> caption_scores,
+                        ScoreCaptions(ctx, codes, captions));
   // The same prompts completed with the other half of each draft's greedy caption
   // (pipeline::CompleteCaption), as `--rerank` scores them.
-  std::vector<double> completed_scores;
   DUET_ASSIGN_OR_RETURN(const std::vector<std::string> own, CaptionCodes(ctx, codes));
-  for (int64_t first = 0; first < codes.size(0); first += kChunk) {
-    const int64_t n = std::min(kChunk, codes.size(0) - first);
-    std::vector<std::vector<int64_t>> completed;
-    for (int64_t r = 0; r < n; ++r) {
-      const Prompt& prompt = prompts[(first + r) / k];
-      const std::string text =
-          pipeline::CompleteCaption(prompt.text, language::HasHangul(prompt.text), own[first + r]);
-      DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(text));
-      completed.emplace_back(ids.begin(), ids.begin() + std::min<int64_t>(ids.size(), caption_ids));
-    }
-    DUET_ASSIGN_OR_RETURN(const std::vector<double> part,
-                          fusion::ScoreText(transformer, codes.narrow(0, first, n).flatten(1),
-                                            completed));
-    completed_scores.insert(completed_scores.end(), part.begin(), part.end());
+  std::vector<std::vector<int64_t>> completed;
+  for (size_t r = 0; r < own.size(); ++r) {
+    const Prompt& prompt = prompts[r / k];
+    const std::string text =
+        pipeline::CompleteCaption(prompt.text, language::HasHangul(prompt.text), own[r]);
+    DUET_ASSIGN_OR_RETURN(const std::vector<int> ids, ctx.model->text().tokenizer().Encode(text));
+    completed.emplace_back(ids.begin(), ids.begin() + std::min<int64_t>(ids.size(), caption_ids));
   }
+  DUET_ASSIGN_OR_RETURN(const std::vector<double> completed_scores,
+                        ScoreCaptions(ctx, codes, completed));
   nlohmann::json out = {{"candidates", k}};
   for (const auto& [name, scores] : {std::pair{"by_caption_score", &caption_scores},
                                      std::pair{"by_completed_caption", &completed_scores}}) {
@@ -397,17 +414,8 @@ StatusOr<nlohmann::json> RerankSection(const Context& ctx, Judge& judge,
         JudgeLogits(judge, DecodeCodes(ctx, codes.index_select(0, torch::tensor(best))) * 2 - 1,
                     torch::Device(ctx.options->device));
     for (int language : {kEnglish, kKorean}) {
-      std::vector<int64_t> rows, labels;
-      for (size_t i = 0; i < prompts.size(); ++i) {
-        if (prompts[i].language != language) continue;
-        rows.push_back(static_cast<int64_t>(i));
-        labels.push_back(prompts[i].concept_id);
-      }
-      const torch::Tensor picked = logits.index_select(0, torch::tensor(rows));
-      const torch::Tensor truth = torch::tensor(labels);
-      out[name][LanguageName(language)] = {{"judge_top1", TopKAccuracy(picked, truth, 1)},
-                                           {"judge_top5", TopKAccuracy(picked, truth, 5)},
-                                           {"n", rows.size()}};
+      const auto [rows, labels] = LanguageRows(prompts, language);
+      out[name][LanguageName(language)] = JudgedRows(logits, rows, labels);
     }
   }
   return out;
