@@ -1,7 +1,10 @@
 // Tests of the optimizer (against LibTorch's AdamW), the learning-rate schedule, the training
 // config and checkpoints.
 #include <cmath>
+#include <filesystem>
+#include <string>
 
+#include "common/file.h"
 #include "gtest/gtest.h"
 #include "tests/model/tiny_duet.h"
 #include "training/adam.h"
@@ -28,6 +31,25 @@ TEST(AdamWTest, MatchesLibTorchAdamW) {
     reference.step();
   }
   EXPECT_TRUE(torch::allclose(mine, theirs, 1e-6, 1e-6)) << mine - theirs;
+}
+
+// Every training config the docs tell people to run with is read by the same code `duet train`
+// reads it with: a misspelt key or a value out of range fails here instead of an hour into a run.
+// (duet-*.json beside them are model configs, read by `duet train --model-config`.)
+TEST(TrainConfigTest, EveryShippedTrainingConfigLoads) {
+  namespace fs = std::filesystem;
+  int loaded = 0;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(fs::path(DUET_SOURCE_DIR) / "training" / "configs")) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".json" || name.rfind("duet-", 0) == 0) continue;
+    auto json = ReadJsonFile(entry.path().string());
+    ASSERT_TRUE(json.ok()) << name << ": " << json.status();
+    auto config = TrainConfig::FromJson(*json);
+    EXPECT_TRUE(config.ok()) << name << ": " << config.status();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 6);
 }
 
 TEST(AdamWTest, StateRoundTripsThroughACheckpoint) {
